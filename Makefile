@@ -1,0 +1,121 @@
+# pairtok - build, test, install.
+#
+#   make            library, CLI and tools into build/
+#   make check      every test, then again under ASan+UBSan (build/asan/)
+#   make demo       the pair flow on a throwaway home
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Missing Debian packages are installed by scripts/install-deps first.
+# Fragments in mk/*.mk add their own programs (PROGRAMS), tests (TEST_CMDS,
+# TEST_DEPS) and install steps (extra prerequisites of install/uninstall).
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+PCDIR   ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+BUILD ?= build
+SAN   ?= 0
+CC    ?= cc
+
+VERSION := 0.1.0
+SOMAJOR := 0
+
+WARN := -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror
+ifeq ($(SAN),1)
+OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+HARDEN := -fstack-protector-strong
+else
+OPT    := -O2 -g
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+endif
+CFLAGS ?=
+CPPFLAGS_ALL := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc
+CFLAGS_ALL   := -std=c11 $(WARN) $(OPT) $(HARDEN) -fPIC $(CPPFLAGS_ALL) $(CFLAGS)
+LDFLAGS_EXE  := -pie -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT))
+
+LIB_LIBS  := -lsodium
+CLI_LIBS  := -lqrencode -ljansson
+TEST_LIBS := -lcmocka
+
+LIB_SRCS := $(sort $(wildcard src/*.c))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/obj/src/%.o)
+LIB_A    := $(BUILD)/libpairtok.a
+LIB_SO   := $(BUILD)/libpairtok.so.$(VERSION)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Test-only helpers shared by unit tests (tests/unit/*.c without test_ prefix).
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(sort $(wildcard tests/unit/*.c)))
+UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o)
+
+# Fragments append to these.
+PROGRAMS  :=
+TEST_CMDS := $(UNIT_BINS)
+
+.PHONY: all deps check check-build demo install uninstall clean
+all: deps $(LIB_A) $(LIB_SO) $(BUILD)/pairtok.pc programs
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/obj/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJS) src/libpairtok.map
+	$(CC) -shared -Wl,-soname,libpairtok.so.$(SOMAJOR) -Wl,--version-script=src/libpairtok.map \
+	    -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT)) -o $@ $(LIB_OBJS) $(LIB_LIBS)
+	ln -sf libpairtok.so.$(VERSION) $(BUILD)/libpairtok.so.$(SOMAJOR)
+	ln -sf libpairtok.so.$(SOMAJOR) $(BUILD)/libpairtok.so
+
+$(BUILD)/pairtok.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	    'Name: libpairtok' 'Description: pair-device token store of the Astrid runtime' \
+	    'Version: $(VERSION)' 'Requires.private: libsodium' \
+	    'Libs: -L$${libdir} -lpairtok' 'Cflags: -I$${includedir}' > $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_A) $(LIB_LIBS) $(TEST_LIBS)
+
+-include $(sort $(wildcard mk/*.mk))
+
+.PHONY: programs
+programs: $(PROGRAMS)
+
+# Everything the tests need in one build directory, and the list of tests.
+check-build: all $(UNIT_BINS) $(TEST_DEPS)
+	$(file >$(BUILD)/test-list,$(TEST_CMDS))
+
+check: deps
+	$(MAKE) --no-print-directory check-build BUILD=build SAN=0
+	$(MAKE) --no-print-directory check-build BUILD=build/asan SAN=1
+	scripts/run-tests build build/asan
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	install -m 644 include/pairtok.h $(DESTDIR)$(INCDIR)/pairtok.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpairtok.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(VERSION)
+	ln -sf libpairtok.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(SOMAJOR)
+	ln -sf libpairtok.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpairtok.so
+	install -m 644 $(BUILD)/pairtok.pc $(DESTDIR)$(PCDIR)/pairtok.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/pairtok.h $(DESTDIR)$(LIBDIR)/libpairtok.a \
+	    $(DESTDIR)$(LIBDIR)/libpairtok.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(SOMAJOR) \
+	    $(DESTDIR)$(LIBDIR)/libpairtok.so $(DESTDIR)$(PCDIR)/pairtok.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

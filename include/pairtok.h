@@ -1,0 +1,518 @@
+/*
+ * pairtok.h - the pair-device token store of the Astrid runtime.
+ *
+ * A user who is signed in on one device issues a short-lived, single-use
+ * *pair token* for their principal; a new device redeems it once to add its
+ * key to that principal.  This header is the whole public API of libpairtok.
+ *
+ * The store
+ * ---------
+ * State lives in one TOML file, by default
+ * `$ASTRID_HOME/etc/pair-tokens.toml` (`ASTRID_HOME` defaults to
+ * `$HOME/.astrid`), with one `[[pair_token]]` table per outstanding token:
+ *
+ *     [[pair_token]]
+ *     token_hash = "<64 lowercase hex: sha256 of the raw token>"
+ *     principal = "alice"
+ *     expires_at_epoch = 1764322800
+ *     issued_at_epoch = 1764322500
+ *     label = "alice's phone"          # optional
+ *
+ * Only the hash of a token is ever written; the raw token exists in memory
+ * once, is handed to the caller of pairtok_issue(), and every library buffer
+ * that held it is wiped with sodium_memzero().  Keys this library does not
+ * know - in a record or at top level - are preserved on every rewrite, so a
+ * newer writer's restrictions are never silently dropped.  A top-level
+ * `schema_version` key marks a format this version does not read: the store
+ * refuses it and touches nothing.
+ *
+ * Calling sequence
+ * ----------------
+ *     pairtok_store *store;
+ *     pairtok_error err;
+ *     char path[PAIRTOK_PATH_MAX];
+ *     if (pairtok_default_path(path, sizeof path, &err) != PAIRTOK_OK ||
+ *         pairtok_store_open(path, NULL, &store, &err) != PAIRTOK_OK)
+ *         die(err.message);
+ *     char token[PAIRTOK_TOKEN_LEN + 1];
+ *     pairtok_issue(store, "alice", "phone", PAIRTOK_DEFAULT_EXPIRY_SECS,
+ *                   token, NULL, &err);     // show token once, then wipe it
+ *     ...
+ *     pairtok_record rec;
+ *     pairtok_redeem(store, token, bind_device, ctx, &rec, &err);
+ *     pairtok_record_clear(&rec);
+ *     pairtok_store_close(store);
+ *
+ * Every mutation (issue, redeem, revoke, prune, save) takes an exclusive
+ * flock(2) on `<store>.lock` (mode 0600, never renamed), reads the file,
+ * modifies it, writes a temp file in the same directory, fsyncs it, renames
+ * it over the store and fsyncs the directory - all under the lock.  Separate
+ * processes and separate handles in one process therefore serialise, and a
+ * process that dies at any point leaves the old or the new file, never a mix.
+ * Waiting for the lock is bounded (pairtok_options.lock_timeout_ms); past it
+ * the call fails with PAIRTOK_EBUSY.
+ *
+ * File safety
+ * -----------
+ * Like OpenSSH with private keys, the store refuses a file that is not a
+ * regular file reached without following a symlink, is not owned by the
+ * effective user, has any group/other permission bit, has more than one
+ * link, or is larger than PAIRTOK_FILE_MAX; and a directory writable by group
+ * or others.  Directories the store creates are 0700, files 0600.
+ *
+ * Errors
+ * ------
+ * Functions return a pairtok_status and, on failure, fill the caller's
+ * pairtok_error with the status, the errno of a failing system call (0 when
+ * none) and a message that names the path, the `line:col` and the field when
+ * they apply.  A failed call leaves the store file exactly as it was.
+ *
+ * Time
+ * ----
+ * Every time-dependent function has an `_at` form that takes `now` (seconds
+ * since the Unix epoch) explicitly; the plain form calls pairtok_now_epoch().
+ *
+ * Thread safety
+ * -------------
+ * The library has no global mutable state.  A pairtok_store handle must not
+ * be used by two threads at once; separate handles may be used concurrently
+ * (they serialise through the lock file like separate processes do).  The
+ * caller must have called sodium_init() - pairtok_store_open() does it for
+ * you, and it is safe to call more than once.
+ */
+#ifndef PAIRTOK_H
+#define PAIRTOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PAIRTOK_NODISCARD __attribute__((warn_unused_result))
+#define PAIRTOK_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
+#else
+#define PAIRTOK_NODISCARD
+#define PAIRTOK_NONNULL(...)
+#endif
+
+#define PAIRTOK_VERSION "0.1.0"
+
+/** Raw token entropy: 24 bytes (192 bits) from the OS CSPRNG. */
+#define PAIRTOK_TOKEN_RAW_LEN 24
+/** Encoded token length: URL-safe base64 without padding of 24 bytes. */
+#define PAIRTOK_TOKEN_LEN 32
+/** Length of a stored token hash: lowercase hex of SHA-256. */
+#define PAIRTOK_HASH_LEN 64
+/** Hard cap on a token's lifetime, in seconds. */
+#define PAIRTOK_MAX_EXPIRY_SECS 3600
+/** Lifetime used when the caller has no preference, in seconds. */
+#define PAIRTOK_DEFAULT_EXPIRY_SECS 300
+/** Longest principal: `[A-Za-z0-9_-]{1,64}`. */
+#define PAIRTOK_PRINCIPAL_MAX 64
+/** Longest label, in bytes of UTF-8. */
+#define PAIRTOK_LABEL_MAX 4096
+/** Shortest id prefix accepted by pairtok_revoke_id(). */
+#define PAIRTOK_ID_MIN_LEN 8
+/** Length of the id shown to people (a prefix of token_hash). */
+#define PAIRTOK_ID_DISPLAY_LEN 12
+/** Largest store file that will be read, in bytes (64 MiB). */
+#define PAIRTOK_FILE_MAX (64u * 1024u * 1024u)
+/** A buffer this large always holds a store path. */
+#define PAIRTOK_PATH_MAX 4096
+/** Size of pairtok_error.message. */
+#define PAIRTOK_MESSAGE_MAX 1024
+
+/** Defaults applied when a pairtok_options field is 0. */
+#define PAIRTOK_DEFAULT_LOCK_TIMEOUT_MS 10000u
+#define PAIRTOK_DEFAULT_MAX_PER_PRINCIPAL 16u
+#define PAIRTOK_DEFAULT_MAX_TOTAL 100000u
+
+/** What happened.  PAIRTOK_OK is 0; every other value is a failure. */
+typedef enum pairtok_status {
+    PAIRTOK_OK = 0,
+    /** A caller-supplied argument is malformed: principal, label, ttl,
+     *  token shape, id prefix, path.  Checked before any I/O. */
+    PAIRTOK_EINVAL,
+    /** Redeem refused: the token is unknown, expired, reserved or already
+     *  used.  One status and one message for all, so that a caller cannot
+     *  tell them apart. */
+    PAIRTOK_EDENIED,
+    /** Nothing matched (revoke of an id or principal with no token). */
+    PAIRTOK_ENOTFOUND,
+    /** An id prefix matches more than one token. */
+    PAIRTOK_EAMBIGUOUS,
+    /** A system call failed; pairtok_error.sys_errno says which errno. */
+    PAIRTOK_EIO,
+    /** The store file is not valid: not UTF-8, not TOML, a wrong type, a
+     *  missing or malformed field.  The message has `path:line:col`. */
+    PAIRTOK_EPARSE,
+    /** The store file or its directory is unsafe: wrong type, symlink,
+     *  owner, mode, link count or size.  The message says how to fix it. */
+    PAIRTOK_EUNSAFE,
+    /** The file declares a `schema_version` this library does not read. */
+    PAIRTOK_ESCHEMA,
+    /** A cap on outstanding tokens (per principal or in total) is reached. */
+    PAIRTOK_ELIMIT,
+    /** The lock was not obtained within the configured timeout. */
+    PAIRTOK_EBUSY,
+    /** Memory allocation failed.  Nothing was changed. */
+    PAIRTOK_ENOMEM,
+    /** The redeem callback reported failure; the token stays redeemable. */
+    PAIRTOK_EABORTED,
+    /** The CSPRNG failed.  Nothing was changed. */
+    PAIRTOK_ERANDOM
+} pairtok_status;
+
+/** Details of a failure, filled by the function that failed.  Caller-owned;
+ *  zero-initialise it or not, every failing call sets all three fields. */
+typedef struct pairtok_error {
+    pairtok_status code;
+    /** errno of the failing system call, 0 when the failure was not one. */
+    int sys_errno;
+    /** One line, no trailing newline, never a raw token, e.g.
+     *  `/home/a/.astrid/etc/pair-tokens.toml:7:13: principal: must match
+     *  [A-Za-z0-9_-]{1,64}`. */
+    char message[PAIRTOK_MESSAGE_MAX];
+} pairtok_error;
+
+/** One outstanding token as stored.  `label` is heap-allocated, NUL
+ *  terminated, and NULL when the record has none; release it with
+ *  pairtok_record_clear().  All other fields are inline. */
+typedef struct pairtok_record {
+    char token_hash[PAIRTOK_HASH_LEN + 1];
+    char principal[PAIRTOK_PRINCIPAL_MAX + 1];
+    uint64_t expires_at_epoch;
+    uint64_t issued_at_epoch;
+    char *label;
+} pairtok_record;
+
+/** A caller-owned, growable array of records.  Zero-initialise before first
+ *  use; release with pairtok_record_list_free(). */
+typedef struct pairtok_record_list {
+    pairtok_record *items;
+    size_t count;
+    size_t capacity;
+} pairtok_record_list;
+
+/** Tunables for pairtok_store_open().  Zero-initialise; a 0 field means the
+ *  matching PAIRTOK_DEFAULT_* value. */
+typedef struct pairtok_options {
+    /** How long a mutation waits for the lock before PAIRTOK_EBUSY. */
+    uint32_t lock_timeout_ms;
+    /** Outstanding (unexpired) tokens allowed per principal. */
+    uint32_t max_per_principal;
+    /** Outstanding (unexpired) tokens allowed in the whole store. */
+    uint32_t max_total;
+} pairtok_options;
+
+/** An open store.  Opaque; create with pairtok_store_open(). */
+typedef struct pairtok_store pairtok_store;
+
+/* ---------------------------------------------------------------------- */
+/* Tokens: pure functions, no I/O, thread-safe.                           */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * pairtok_generate_token - draw a fresh token from the OS CSPRNG.
+ *
+ * Writes 32 characters of URL-safe base64 (no padding) and a NUL to `out`.
+ * The 24 raw bytes are wiped before returning.  The caller owns `out` and
+ * should wipe it (sodium_memzero) once the token has been shown.
+ *
+ * Returns 0, or -1 if the CSPRNG failed (then `out` holds an empty string).
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) int pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1]);
+
+/**
+ * pairtok_hash_token - lowercase hex SHA-256 of the NUL-terminated `token`.
+ *
+ * `"hello"` hashes to `2cf24dba...9824`.  Writes 64 hex digits and a NUL.
+ * Intermediate buffers are wiped.  Never fails.
+ */
+PAIRTOK_NONNULL(1, 2) void pairtok_hash_token(const char *token, char out[PAIRTOK_HASH_LEN + 1]);
+
+/**
+ * pairtok_ct_hash_eq - compare two NUL-terminated hash strings.
+ *
+ * Returns false when the lengths differ (the lengths are not secret);
+ * otherwise compares every byte in time independent of the contents.
+ */
+PAIRTOK_NONNULL(1, 2) bool pairtok_ct_hash_eq(const char *a, const char *b);
+
+/** pairtok_now_epoch - seconds since the Unix epoch, from CLOCK_REALTIME. */
+uint64_t pairtok_now_epoch(void);
+
+/**
+ * pairtok_token_is_well_formed - true if `token` (`len` bytes, not
+ * necessarily NUL-terminated) is exactly PAIRTOK_TOKEN_LEN characters of
+ * `[A-Za-z0-9_-]`.  Runs in time that depends only on `len`.
+ */
+bool pairtok_token_is_well_formed(const char *token, size_t len);
+
+/** pairtok_principal_is_valid - true if `principal` matches
+ *  `[A-Za-z0-9_-]{1,64}` and is not the reserved name `anonymous`. */
+PAIRTOK_NONNULL(1) bool pairtok_principal_is_valid(const char *principal);
+
+/* ---------------------------------------------------------------------- */
+/* Records and lists.                                                     */
+/* ---------------------------------------------------------------------- */
+
+/** pairtok_record_clear - free `record->label` and zero the record.  Safe on
+ *  a zeroed record and safe to call twice. */
+void pairtok_record_clear(pairtok_record *record);
+
+/** pairtok_record_list_free - free every record and the array; leaves the
+ *  list zeroed and reusable.  Safe on a zeroed list. */
+void pairtok_record_list_free(pairtok_record_list *list);
+
+/**
+ * pairtok_prune_expired - remove, in place, every record of `list` whose
+ * `expires_at_epoch <= now` (a token expiring exactly now is expired).
+ * Keeps the order of the survivors.  Returns the number removed.
+ */
+size_t pairtok_prune_expired(pairtok_record_list *list, uint64_t now);
+
+/* ---------------------------------------------------------------------- */
+/* Paths.                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * pairtok_path_for - `<astrid_home>/etc/pair-tokens.toml` into `out`.
+ *
+ * Fails with PAIRTOK_EINVAL if `astrid_home` is empty or the result does not
+ * fit in `out_size` bytes.  No I/O.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_path_for(const char *astrid_home, char *out, size_t out_size,
+                                pairtok_error *err);
+
+/**
+ * pairtok_default_path - the store path from the environment:
+ * `$ASTRID_HOME/etc/pair-tokens.toml`, else `$HOME/.astrid/etc/pair-tokens.toml`.
+ *
+ * Fails with PAIRTOK_EINVAL when neither variable is set (or set empty) or
+ * the path does not fit.  Reads the environment; not thread-safe against a
+ * concurrent setenv().
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1)
+pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Store handles.                                                         */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * pairtok_store_open - make a handle for the store at `path`.
+ *
+ * Copies `path` and `options` (NULL means all defaults); performs no file
+ * I/O - a store that does not exist yet is simply empty, and its directory is
+ * created (0700) by the first write.  Initialises libsodium.
+ *
+ * On success `*out` is a new handle the caller releases with
+ * pairtok_store_close().  Fails with PAIRTOK_EINVAL (empty or too long path),
+ * PAIRTOK_ENOMEM or PAIRTOK_ERANDOM (libsodium could not initialise).
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3)
+pairtok_status pairtok_store_open(const char *path, const pairtok_options *options,
+                                  pairtok_store **out, pairtok_error *err);
+
+/** pairtok_store_close - release a handle and everything it caches.  NULL is
+ *  a no-op.  Never touches the store file. */
+void pairtok_store_close(pairtok_store *store);
+
+/** pairtok_store_path - the path the handle was opened with.  Owned by the
+ *  handle; valid until pairtok_store_close(). */
+PAIRTOK_NONNULL(1) const char *pairtok_store_path(const pairtok_store *store);
+
+/**
+ * pairtok_store_load - read every record into `out` (cleared first), in
+ * file order, expired ones included.
+ *
+ * Takes no lock: a reader sees one complete version of the file because
+ * writers replace it by rename.  A missing file or one holding only
+ * whitespace and comments is an empty store.  Fails with PAIRTOK_EUNSAFE,
+ * PAIRTOK_EPARSE, PAIRTOK_ESCHEMA, PAIRTOK_EIO or PAIRTOK_ENOMEM; `out` is
+ * then empty.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_store_load(pairtok_store *store, pairtok_record_list *out,
+                                  pairtok_error *err);
+
+/**
+ * pairtok_store_save - replace the store's records with `records`, under the
+ * lock, atomically.
+ *
+ * Records are written in the order given.  A record whose token_hash is
+ * already in the file keeps the file's unknown keys; top-level unknown keys
+ * are kept.  Every record is validated first (hash, principal, label, times)
+ * and duplicates are refused: PAIRTOK_EINVAL, nothing written.  Also fails
+ * with the load errors, PAIRTOK_EBUSY, PAIRTOK_EIO (the old file is then
+ * byte-for-byte intact and no temp file is left) or PAIRTOK_ENOMEM.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_store_save(pairtok_store *store, const pairtok_record_list *records,
+                                  pairtok_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Operations.  Each is one locked read-modify-write (or a read).         */
+/* ---------------------------------------------------------------------- */
+
+/**
+ * pairtok_issue_at - mint a token for `principal` valid for `ttl_secs`.
+ *
+ * `principal` must satisfy pairtok_principal_is_valid(); `label` is NULL or
+ * valid UTF-8 of at most PAIRTOK_LABEL_MAX bytes without control characters;
+ * `ttl_secs` is 1..PAIRTOK_MAX_EXPIRY_SECS (use PAIRTOK_DEFAULT_EXPIRY_SECS
+ * when you have no preference).  Expired records are pruned in the same
+ * write.  On success the raw token is in `token_out` - the only time it
+ * exists outside the caller's redeeming device; show it, then wipe it - and,
+ * if `record_out` is not NULL, the stored record (clear it afterwards).
+ *
+ * Fails with PAIRTOK_EINVAL (before any I/O), PAIRTOK_ELIMIT (a cap is
+ * reached; the message names it), PAIRTOK_ERANDOM, or any store error.  On
+ * failure `token_out` is an empty string and the store is unchanged.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 5)
+pairtok_status pairtok_issue_at(pairtok_store *store, const char *principal, const char *label,
+                                uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
+                                pairtok_record *record_out, uint64_t now, pairtok_error *err);
+
+/** pairtok_issue - pairtok_issue_at() with now = pairtok_now_epoch(). */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 5)
+pairtok_status pairtok_issue(pairtok_store *store, const char *principal, const char *label,
+                             uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
+                             pairtok_record *record_out, pairtok_error *err);
+
+/**
+ * pairtok_bind_fn - called by redeem while the matched token is reserved;
+ * this is where a host binds the new device key to record->principal.
+ * Return 0 to complete the redeem (the token is then deleted), anything else
+ * to abort it (the token stays redeemable).  The store lock is held during
+ * the call: do not call into any handle of the same store from it.
+ */
+typedef int (*pairtok_bind_fn)(const pairtok_record *record, void *ctx);
+
+/**
+ * pairtok_redeem_at - consume `token` once.
+ *
+ * The token is trimmed of surrounding whitespace and must then be 32
+ * characters of `[A-Za-z0-9_-]`, else PAIRTOK_EINVAL before any lock.  Under
+ * the lock its hash is compared in constant time with every record, without
+ * early exit.  A record matches only if `expires_at_epoch > now`, its
+ * lifetime is at most PAIRTOK_MAX_EXPIRY_SECS and it is not reserved.
+ * Unknown, expired, reserved and used tokens all give PAIRTOK_EDENIED with
+ * the message "pair token invalid or expired".
+ *
+ * Without `bind`: the record is deleted (and expired records pruned) and the
+ * file saved before PAIRTOK_OK is returned.
+ *
+ * With `bind` (two-phase): the record is first marked reserved
+ * (`reserved_at_epoch = now`) and that is saved durably; then `bind(record,
+ * ctx)` runs with the lock still held.  If it returns non-zero the mark is
+ * removed and PAIRTOK_EABORTED returned - the token is redeemable again.  If
+ * it returns 0 the record is deleted and saved, then PAIRTOK_OK returned.
+ * Guarantee: once `bind` has been called, a crash at any later point leaves
+ * the token unredeemable (reserved or deleted); a reserved record is removed
+ * by the first prune after it expires.  If the process dies *during* `bind`,
+ * the token stays reserved: safe, never redeemable twice.  If removing the
+ * mark after a failed `bind` itself fails, PAIRTOK_EABORTED is still
+ * returned and the token stays reserved (safe) - the message says so.
+ *
+ * If `record_out` is not NULL it receives the matched record on PAIRTOK_OK
+ * (clear it afterwards).  The caller's `token` is not modified; wipe it.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_redeem_at(pairtok_store *store, const char *token, pairtok_bind_fn bind,
+                                 void *ctx, pairtok_record *record_out, uint64_t now,
+                                 pairtok_error *err);
+
+/** pairtok_redeem - pairtok_redeem_at() with now = pairtok_now_epoch(). */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_redeem(pairtok_store *store, const char *token, pairtok_bind_fn bind,
+                              void *ctx, pairtok_record *record_out, pairtok_error *err);
+
+/**
+ * pairtok_revoke_id - delete the one token whose token_hash starts with
+ * `id_prefix` (at least PAIRTOK_ID_MIN_LEN lowercase hex characters).
+ *
+ * Fails with PAIRTOK_EINVAL (bad prefix), PAIRTOK_ENOTFOUND, or
+ * PAIRTOK_EAMBIGUOUS (then `*removed` is the number of matches and nothing
+ * is deleted), or a store error.  On success `*removed` is 1.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3)
+pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, size_t *removed,
+                                 pairtok_error *err);
+
+/**
+ * pairtok_revoke_principal - delete every token of `principal` (expired ones
+ * included).  `*removed` is how many; 0 is success, not an error.  Fails
+ * with PAIRTOK_EINVAL for a malformed principal, or a store error.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3)
+pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *principal,
+                                        size_t *removed, pairtok_error *err);
+
+/**
+ * pairtok_list_at - the outstanding tokens (`expires_at_epoch > now`), sorted
+ * by expiry then hash, into `out` (cleared first).  `principal` NULL means
+ * all.  Reads without the lock, like pairtok_store_load().  Never returns raw
+ * tokens - they are not stored.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3)
+pairtok_status pairtok_list_at(pairtok_store *store, const char *principal,
+                               pairtok_record_list *out, uint64_t now, pairtok_error *err);
+
+/** pairtok_list - pairtok_list_at() with now = pairtok_now_epoch(). */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3)
+pairtok_status pairtok_list(pairtok_store *store, const char *principal,
+                            pairtok_record_list *out, pairtok_error *err);
+
+/**
+ * pairtok_prune_at - delete every record with `expires_at_epoch <= now`.
+ * `*removed` is how many.  Writes only when something was removed.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_prune_at(pairtok_store *store, size_t *removed, uint64_t now,
+                                pairtok_error *err);
+
+/** pairtok_prune - pairtok_prune_at() with now = pairtok_now_epoch(). */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
+pairtok_status pairtok_prune(pairtok_store *store, size_t *removed, pairtok_error *err);
+
+/**
+ * pairtok_problem_fn - receives one problem found by pairtok_check_at().
+ * `problem` is valid only during the call.
+ */
+typedef void (*pairtok_problem_fn)(const pairtok_error *problem, void *ctx);
+
+/**
+ * pairtok_check_at - verify the store without changing it: safety of the
+ * file and its directory, the format, every record (including lifetimes
+ * over the cap, expiry before issue, duplicate hashes, records left
+ * reserved), and stale temp files.  Calls `report` (may be NULL) once per
+ * problem and sets `*problems` to the count.  A missing store is healthy.
+ * Returns PAIRTOK_OK when the check could run, whatever it found; a status
+ * only for failures of the check itself (PAIRTOK_ENOMEM, PAIRTOK_EIO on the
+ * directory).
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4)
+pairtok_status pairtok_check_at(pairtok_store *store, pairtok_problem_fn report, void *ctx,
+                                size_t *problems, uint64_t now, pairtok_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Errors.                                                                */
+/* ---------------------------------------------------------------------- */
+
+/** pairtok_strerror - a short, static, English description of `status`
+ *  ("invalid argument", "store busy", ...).  Never NULL. */
+const char *pairtok_strerror(pairtok_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAIRTOK_H */
