@@ -1,0 +1,76 @@
+/*
+ * fsafe.h - safe opening, reading, locking and atomic replacement of the
+ * store file (internal to libpairtok).
+ *
+ * Every open is O_NOFOLLOW|O_CLOEXEC and every check is made with fstat on
+ * the descriptor that is then used, never stat-then-open.  All system calls
+ * go through the caller's pairtok_sys table.  `path` arguments are used only
+ * in messages.
+ */
+#ifndef PAIRTOK_FSAFE_H
+#define PAIRTOK_FSAFE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+#include "sys.h"
+
+/* Open directory `dir`, creating it and missing parents (0700) when
+ * `create` is set.  Refuses a directory writable by group or others or owned
+ * by another user (root excepted).  When the directory is missing and
+ * `create` is not set, succeeds with *dirfd = -1. */
+PAIRTOK_HIDDEN pairtok_status fsafe_open_dir(const pairtok_sys *sys, const char *dir, bool create,
+                                             int *dirfd, pairtok_error *err);
+
+/* Open the store `base` inside `dirfd` for reading and check it: regular
+ * file, not a symlink, owned by the effective user, no group/other bits,
+ * one link, at most PAIRTOK_FILE_MAX bytes.  Never blocks (a FIFO is refused
+ * before any read).  When the file is missing, succeeds with *fd = -1. */
+PAIRTOK_HIDDEN pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd, const char *base,
+                                               const char *path, int *fd, struct stat *st,
+                                               pairtok_error *err);
+
+/* Read the whole file (`size` bytes expected) into a new malloc'd buffer. */
+PAIRTOK_HIDDEN pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size,
+                                             const char *path, char **buf, size_t *len,
+                                             pairtok_error *err);
+
+/* Take an exclusive flock on `lock_name` in `dirfd` (created 0600), waiting
+ * at most `timeout_ms`.  *lockfd is then held until fsafe_unlock(). */
+PAIRTOK_HIDDEN pairtok_status fsafe_lock(const pairtok_sys *sys, int dirfd, const char *lock_name,
+                                         const char *lock_path, uint32_t timeout_ms, int *lockfd,
+                                         pairtok_error *err);
+PAIRTOK_HIDDEN void fsafe_unlock(const pairtok_sys *sys, int lockfd);
+
+/* Remove temp files left in `dirfd` by killed writers of `base`.  Only
+ * call with the lock held: then no live writer owns one.  Returns how many
+ * were found (and removed, when `remove` is set). */
+PAIRTOK_HIDDEN size_t fsafe_stale_temps(const pairtok_sys *sys, int dirfd, const char *base,
+                                        bool remove);
+
+/* Output of a file being written: a sink for toml_write. */
+typedef struct fsafe_out {
+    const pairtok_sys *sys;
+    int fd;
+    int saved_errno; /* errno of the failing write, 0 if none failed */
+} fsafe_out;
+PAIRTOK_HIDDEN int fsafe_out_write(const char *bytes, size_t len, void *out);
+
+/* Write the content `produce` emits into a new temp file in `dirfd`, then
+ * atomically replace `base` with it: O_EXCL create, fchmod 0600, full write,
+ * fsync, checked close, rename, fsync of the directory.  On any failure
+ * before the rename the temp file is removed and `base` is untouched.
+ * `produce` returns 0, or -1 after a failed write or allocation.  On
+ * success, if `keep` is not NULL, *keep is a read-only descriptor of the new
+ * file (for identity checks; the caller closes it), or -1. */
+typedef int (*fsafe_produce_fn)(fsafe_out *out, void *ctx);
+PAIRTOK_HIDDEN pairtok_status fsafe_replace(const pairtok_sys *sys, int dirfd, const char *base,
+                                            const char *path, fsafe_produce_fn produce, void *ctx,
+                                            int *keep, pairtok_error *err);
+
+/* Name of the lock file of store `base` ("<base>.lock") into out. */
+PAIRTOK_HIDDEN bool fsafe_lock_name(const char *base, char *out, size_t out_size);
+
+#endif /* PAIRTOK_FSAFE_H */

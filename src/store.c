@@ -1,0 +1,1021 @@
+/*
+ * store.c - the pair-token store: handles, the locked read-modify-write
+ * transaction, and the operations (issue, redeem, revoke, list, prune, save,
+ * check) on the TOML document.
+ *
+ * The document tree is the store's data model: records are the tables of
+ * the root array `pair_token`, so keys this library does not know survive
+ * every rewrite untouched.  The tree is validated once when it is read;
+ * after that the accessors below may assume the five fields have the right
+ * types.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "doc.h"
+#include "fsafe.h"
+#include "store.h"
+#include "toml.h"
+
+
+/* ---------------------------------------------------------------------- */
+/* Handles.                                                               */
+/* ---------------------------------------------------------------------- */
+
+static bool split_path(pairtok_store *s)
+{
+    const char *slash = strrchr(s->path, '/');
+    const char *base = slash ? slash + 1 : s->path;
+    size_t dir_len = slash ? (size_t)(slash - s->path) : 0;
+    if (*base == '\0' || strlen(base) > NAME_MAX - 32 || strcmp(base, ".") == 0 ||
+        strcmp(base, "..") == 0) {
+        return false;
+    }
+    if (slash == NULL) {
+        strcpy(s->dir, ".");
+    } else if (dir_len == 0) {
+        strcpy(s->dir, "/");
+    } else {
+        memcpy(s->dir, s->path, dir_len);
+        s->dir[dir_len] = '\0';
+    }
+    strcpy(s->base, base);
+    if (!fsafe_lock_name(s->base, s->lock_name, sizeof s->lock_name)) {
+        return false;
+    }
+    snprintf(s->lock_path, sizeof s->lock_path, "%s.lock", s->path);
+    return true;
+}
+
+pairtok_status pairtok_store_open(const char *path, const pairtok_options *options,
+                                  pairtok_store **out, pairtok_error *err)
+{
+    *out = NULL;
+    pairtok_error_clear(err);
+    if (sodium_init() < 0) {
+        return pairtok_fail(err, PAIRTOK_ERANDOM, 0, "libsodium failed to initialise");
+    }
+    size_t len = strlen(path);
+    if (len == 0 || len >= PAIRTOK_PATH_MAX) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG,
+                            "store path: must be 1 to %d bytes", PAIRTOK_PATH_MAX - 1);
+    }
+    pairtok_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    memcpy(s->path, path, len + 1);
+    if (!split_path(s)) {
+        free(s);
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "%s: not a usable store file name", path);
+    }
+    if (options != NULL) {
+        s->opts = *options;
+    }
+    if (s->opts.lock_timeout_ms == 0) {
+        s->opts.lock_timeout_ms = PAIRTOK_DEFAULT_LOCK_TIMEOUT_MS;
+    }
+    if (s->opts.max_per_principal == 0) {
+        s->opts.max_per_principal = PAIRTOK_DEFAULT_MAX_PER_PRINCIPAL;
+    }
+    if (s->opts.max_total == 0) {
+        s->opts.max_total = PAIRTOK_DEFAULT_MAX_TOTAL;
+    }
+    s->sys = &pairtok_sys_default;
+    s->cache.fd = -1;
+    *out = s;
+    return PAIRTOK_OK;
+}
+
+static void cache_drop(pairtok_store *s)
+{
+    toml_free(s->cache.doc);
+    free(s->cache.buf);
+    if (s->cache.fd >= 0) {
+        s->sys->close(s->cache.fd);
+    }
+    memset(&s->cache, 0, sizeof s->cache);
+    s->cache.fd = -1;
+}
+
+void pairtok_store_close(pairtok_store *store)
+{
+    if (store != NULL) {
+        cache_drop(store);
+        free(store);
+    }
+}
+
+const char *pairtok_store_path(const pairtok_store *store)
+{
+    return store->path;
+}
+
+void pairtok_internal_set_sys(pairtok_store *store, const pairtok_sys *sys)
+{
+    cache_drop(store);
+    store->sys = sys ? sys : &pairtok_sys_default;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Paths.                                                                 */
+/* ---------------------------------------------------------------------- */
+
+pairtok_status pairtok_path_for(const char *astrid_home, char *out, size_t out_size,
+                                pairtok_error *err)
+{
+    if (out_size > 0) {
+        out[0] = '\0';
+    }
+    if (astrid_home[0] == '\0') {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "astrid home: must not be empty");
+    }
+    int n = snprintf(out, out_size, "%s/etc/pair-tokens.toml", astrid_home);
+    if (n < 0 || (size_t)n >= out_size) {
+        if (out_size > 0) {
+            out[0] = '\0';
+        }
+        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "astrid home: path too long");
+    }
+    return PAIRTOK_OK;
+}
+
+pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *err)
+{
+    const char *home = getenv("ASTRID_HOME");
+    if (home != NULL && home[0] != '\0') {
+        return pairtok_path_for(home, out, out_size, err);
+    }
+    home = getenv("HOME");
+    if (home == NULL || home[0] == '\0') {
+        if (out_size > 0) {
+            out[0] = '\0';
+        }
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0,
+                            "neither ASTRID_HOME nor HOME is set; give the store path");
+    }
+    char astrid[PAIRTOK_PATH_MAX];
+    int n = snprintf(astrid, sizeof astrid, "%s/.astrid", home);
+    if (n < 0 || (size_t)n >= sizeof astrid) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "HOME: path too long");
+    }
+    return pairtok_path_for(astrid, out, out_size, err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading the document, with the handle's cache.                         */
+/* ---------------------------------------------------------------------- */
+
+/* A document in use, with the file version it mirrors (fd/st) when it is
+ * clean.  The fd keeps the inode alive so its number cannot be reused. */
+typedef struct doc_ref {
+    toml_doc *doc;
+    char *buf;
+    int fd; /* descriptor of the file the doc mirrors, -1 if none */
+    struct stat st;
+    size_t edits;
+    bool dirty; /* changed since it mirrored the file */
+} doc_ref;
+
+static bool same_version(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static pairtok_status parse_file(pairtok_store *s, doc_ref *ref, pairtok_error *err)
+{
+    size_t len;
+    pairtok_status st = fsafe_read_all(s->sys, ref->fd, (size_t)ref->st.st_size, s->path,
+                                       &ref->buf, &len, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    toml_error terr;
+    if (toml_parse(ref->buf, len, &ref->doc, &terr) != 0) {
+        if (terr.oom) {
+            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", s->path);
+        }
+        return pairtok_fail(err, PAIRTOK_EPARSE, 0, "%s:%u:%u: %s", s->path, terr.line, terr.col,
+                            terr.message);
+    }
+    return doc_validate(ref->doc, s->path, err);
+}
+
+static void doc_free(pairtok_store *s, doc_ref *ref)
+{
+    toml_free(ref->doc);
+    free(ref->buf);
+    if (ref->fd >= 0) {
+        s->sys->close(ref->fd);
+    }
+    memset(ref, 0, sizeof *ref);
+    ref->fd = -1;
+}
+
+/* Get the current document of the store in `dirfd`: from the cache when the
+ * file is the version it mirrors, else read, parse and validate it.  A
+ * missing file gives an empty document. */
+static pairtok_status doc_acquire(pairtok_store *s, int dirfd, doc_ref *ref, pairtok_error *err)
+{
+    memset(ref, 0, sizeof *ref);
+    pairtok_status st = fsafe_open_store(s->sys, dirfd, s->base, s->path, &ref->fd, &ref->st, err);
+    if (st != PAIRTOK_OK) {
+        ref->fd = -1;
+        return st;
+    }
+    if (ref->fd >= 0 && s->cache.doc != NULL && same_version(&ref->st, &s->cache.st)) {
+        s->sys->close(ref->fd);
+        *ref = (doc_ref){s->cache.doc, s->cache.buf, s->cache.fd, s->cache.st, s->cache.edits,
+                         false};
+        memset(&s->cache, 0, sizeof s->cache);
+        s->cache.fd = -1;
+        return PAIRTOK_OK;
+    }
+    cache_drop(s);
+    if (ref->fd < 0) {
+        ref->doc = toml_new();
+    } else {
+        st = parse_file(s, ref, err);
+        if (st != PAIRTOK_OK) {
+            doc_free(s, ref);
+            return st;
+        }
+    }
+    if (ref->doc == NULL) {
+        doc_free(s, ref);
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    return PAIRTOK_OK;
+}
+
+/* Done with a document: keep it for next time if it still mirrors a file
+ * version and has not grown too far from a fresh parse (removed nodes stay
+ * in the arena until the document is freed). */
+static void doc_release(pairtok_store *s, doc_ref *ref)
+{
+    size_t limit = ref->doc ? doc_count(doc_records(ref->doc, false)) : 0;
+    limit = limit < 1024 ? 1024 : limit;
+    if (ref->doc != NULL && !ref->dirty && ref->fd >= 0 && ref->edits <= limit) {
+        cache_drop(s);
+        s->cache = (store_cache){ref->doc, ref->buf, ref->fd, ref->st, ref->edits};
+        memset(ref, 0, sizeof *ref);
+        ref->fd = -1;
+        return;
+    }
+    doc_free(s, ref);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The locked read-modify-write transaction.                              */
+/* ---------------------------------------------------------------------- */
+
+typedef struct txn {
+    int dirfd;
+    int lockfd;
+    bool missing; /* no store (and nothing was created) */
+    doc_ref ref;
+} txn;
+
+/* Lock and load.  With `create`, makes the directory if needed (issue,
+ * save); without, a missing directory or file ends here with t->missing set
+ * and nothing created (redeem, revoke, prune). */
+static pairtok_status txn_begin(pairtok_store *s, bool create, txn *t, pairtok_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->dirfd = t->lockfd = t->ref.fd = -1;
+    pairtok_status st = fsafe_open_dir(s->sys, s->dir, create, &t->dirfd, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    if (t->dirfd < 0) {
+        t->missing = true;
+        return PAIRTOK_OK;
+    }
+    if (!create) {
+        int fd;
+        struct stat sb;
+        st = fsafe_open_store(s->sys, t->dirfd, s->base, s->path, &fd, &sb, err);
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
+        if (fd < 0) {
+            t->missing = true;
+            return PAIRTOK_OK;
+        }
+        s->sys->close(fd);
+    }
+    st = fsafe_lock(s->sys, t->dirfd, s->lock_name, s->lock_path, s->opts.lock_timeout_ms,
+                    &t->lockfd, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    /* With the lock held no live writer owns a temp file: any is stale. */
+    fsafe_stale_temps(s->sys, t->dirfd, s->base, true);
+    return doc_acquire(s, t->dirfd, &t->ref, err);
+}
+
+static int produce_doc(fsafe_out *out, void *doc)
+{
+    return toml_write(doc, fsafe_out_write, out);
+}
+
+static pairtok_status txn_commit(pairtok_store *s, txn *t, pairtok_error *err)
+{
+    int keep = -1;
+    pairtok_status st =
+        fsafe_replace(s->sys, t->dirfd, s->base, s->path, produce_doc, t->ref.doc, &keep, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    if (t->ref.fd >= 0) {
+        s->sys->close(t->ref.fd);
+    }
+    t->ref.fd = keep;
+    if (keep >= 0 && s->sys->fstat(keep, &t->ref.st) != 0) {
+        s->sys->close(keep);
+        t->ref.fd = -1;
+    }
+    t->ref.dirty = false;
+    t->ref.edits++;
+    return PAIRTOK_OK;
+}
+
+static void txn_end(pairtok_store *s, txn *t)
+{
+    if (t->ref.doc != NULL || t->ref.fd >= 0) {
+        doc_release(s, &t->ref);
+    }
+    fsafe_unlock(s->sys, t->lockfd);
+    if (t->dirfd >= 0) {
+        s->sys->close(t->dirfd);
+    }
+    t->lockfd = t->dirfd = -1;
+}
+
+/* Run `op` on an unlocked, read-only view of the store. */
+typedef pairtok_status (*read_fn)(toml_node *records, void *ctx, pairtok_error *err);
+static pairtok_status with_read_view(pairtok_store *s, read_fn op, void *ctx, pairtok_error *err)
+{
+    int dirfd;
+    pairtok_status st = fsafe_open_dir(s->sys, s->dir, false, &dirfd, err);
+    if (st != PAIRTOK_OK || dirfd < 0) {
+        return st;
+    }
+    doc_ref ref;
+    st = doc_acquire(s, dirfd, &ref, err);
+    if (st == PAIRTOK_OK) {
+        st = op(doc_records(ref.doc, false), ctx, err);
+        doc_release(s, &ref);
+    }
+    s->sys->close(dirfd);
+    return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Issue.                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static pairtok_status check_issue_args(const char *principal, const char *label,
+                                       uint32_t ttl_secs, uint64_t now, pairtok_error *err)
+{
+    const char *problem = pairtok_principal_problem(principal, strnlen(principal, 256));
+    if (problem != NULL) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
+    }
+    if (strcmp(principal, "anonymous") == 0) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0,
+                            "principal: 'anonymous' is reserved and cannot be paired");
+    }
+    if (label != NULL) {
+        size_t at;
+        size_t len = strnlen(label, PAIRTOK_LABEL_MAX + 1);
+        if ((problem = pairtok_label_problem(label, len, &at)) != NULL) {
+            if (len > PAIRTOK_LABEL_MAX) {
+                return pairtok_fail(err, PAIRTOK_EINVAL, 0,
+                                    "label: longer than the 4096-byte limit");
+            }
+            return pairtok_fail(err, PAIRTOK_EINVAL, 0, "label: %s (at byte %zu)", problem, at);
+        }
+    }
+    if (ttl_secs == 0) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "ttl: must be greater than 0");
+    }
+    if (ttl_secs > PAIRTOK_MAX_EXPIRY_SECS) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "ttl: %lus exceeds the 1-hour cap (%ds)",
+                            (unsigned long)ttl_secs, PAIRTOK_MAX_EXPIRY_SECS);
+    }
+    if (now > (uint64_t)INT64_MAX - PAIRTOK_MAX_EXPIRY_SECS) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "now: %llu is out of range",
+                            (unsigned long long)now);
+    }
+    return PAIRTOK_OK;
+}
+
+static pairtok_status check_caps(const pairtok_store *s, const toml_node *records,
+                                 const char *principal, pairtok_error *err)
+{
+    size_t total = doc_count(records);
+    size_t plen = strlen(principal);
+    size_t mine = 0;
+    for (size_t i = 0; i < total; i++) {
+        size_t len;
+        const char *p = rec_principal(toml_array_at(records, i), &len);
+        mine += len == plen && memcmp(p, principal, len) == 0;
+    }
+    if (mine >= s->opts.max_per_principal) {
+        return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
+                            "principal already has %zu outstanding tokens, the per-principal "
+                            "cap (%lu); revoke some or wait for them to expire",
+                            mine, (unsigned long)s->opts.max_per_principal);
+    }
+    if (total >= s->opts.max_total) {
+        return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
+                            "the store holds %zu outstanding tokens, the total cap (%lu); "
+                            "revoke some or wait for them to expire",
+                            total, (unsigned long)s->opts.max_total);
+    }
+    return PAIRTOK_OK;
+}
+
+/* The locked part of issue: prune, check caps, add the record, save. */
+static pairtok_status issue_locked(pairtok_store *s, txn *t, const pairtok_record *rec,
+                                   uint64_t now, pairtok_error *err)
+{
+    toml_node *records = doc_records(t->ref.doc, false);
+    if (doc_remove_where(records, rec_is_expired, &now) > 0) {
+        t->ref.dirty = true;
+    }
+    pairtok_status st = check_caps(s, records, rec->principal, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    t->ref.dirty = true;
+    st = doc_append(t->ref.doc, rec, err);
+    return st == PAIRTOK_OK ? txn_commit(s, t, err) : st;
+}
+
+pairtok_status pairtok_issue_at(pairtok_store *store, const char *principal, const char *label,
+                                uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
+                                pairtok_record *record_out, uint64_t now, pairtok_error *err)
+{
+    token_out[0] = '\0';
+    if (record_out != NULL) {
+        memset(record_out, 0, sizeof *record_out);
+    }
+    pairtok_error_clear(err);
+    pairtok_status st = check_issue_args(principal, label, ttl_secs, now, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    /* Allocate the caller's copy of the label first: once the token is
+     * stored, nothing may fail. */
+    char *label_copy = NULL;
+    if (record_out != NULL && label != NULL && (label_copy = strdup(label)) == NULL) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    char token[PAIRTOK_TOKEN_LEN + 1];
+    if (pairtok_generate_token(token) != 0) {
+        free(label_copy);
+        return pairtok_fail(err, PAIRTOK_ERANDOM, 0, "the system random number generator failed");
+    }
+    pairtok_record rec = {.expires_at_epoch = now + ttl_secs, .issued_at_epoch = now};
+    pairtok_hash_token(token, rec.token_hash);
+    memcpy(rec.principal, principal, strlen(principal) + 1);
+    rec.label = (char *)label;
+
+    txn t;
+    st = txn_begin(store, true, &t, err);
+    if (st == PAIRTOK_OK) {
+        st = issue_locked(store, &t, &rec, now, err);
+    }
+    txn_end(store, &t);
+    if (st == PAIRTOK_OK) {
+        memcpy(token_out, token, sizeof token);
+        if (record_out != NULL) {
+            *record_out = rec;
+            record_out->label = label_copy;
+            label_copy = NULL;
+        }
+    }
+    free(label_copy);
+    sodium_memzero(token, sizeof token);
+    return st;
+}
+
+pairtok_status pairtok_issue(pairtok_store *store, const char *principal, const char *label,
+                             uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
+                             pairtok_record *record_out, pairtok_error *err)
+{
+    return pairtok_issue_at(store, principal, label, ttl_secs, token_out, record_out,
+                            pairtok_now_epoch(), err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Redeem.                                                                */
+/* ---------------------------------------------------------------------- */
+
+static pairtok_status denied(pairtok_error *err)
+{
+    return pairtok_fail(err, PAIRTOK_EDENIED, 0, PAIRTOK_DENIED_MESSAGE);
+}
+
+/* Trim surrounding whitespace, check the shape, and hash.  The copy of the
+ * token is wiped before returning. */
+static pairtok_status hash_presented(const char *token, char hash[PAIRTOK_HASH_LEN + 1],
+                                     pairtok_error *err)
+{
+    static const char space[] = " \t\n\v\f\r";
+    size_t len = strlen(token);
+    size_t start = 0;
+    while (start < len && strchr(space, token[start]) != NULL) {
+        start++;
+    }
+    while (len > start && strchr(space, token[len - 1]) != NULL) {
+        len--;
+    }
+    if (!pairtok_token_is_well_formed(token + start, len - start)) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0,
+                            "token: malformed: expected 32 characters of [A-Za-z0-9_-]");
+    }
+    char copy[PAIRTOK_TOKEN_LEN + 1];
+    memcpy(copy, token + start, PAIRTOK_TOKEN_LEN);
+    copy[PAIRTOK_TOKEN_LEN] = '\0';
+    pairtok_hash_token(copy, hash);
+    sodium_memzero(copy, sizeof copy);
+    return PAIRTOK_OK;
+}
+
+/* Index of the redeemable record whose hash equals `hash`, or the record
+ * count when there is none.  Every record is compared in constant time and
+ * the loop never exits early, so the timing does not tell which record (or
+ * whether any) matched. */
+static size_t find_match(const toml_node *records, const char *hash, uint64_t now)
+{
+    size_t n = doc_count(records);
+    size_t match = n;
+    for (size_t i = 0; i < n; i++) {
+        const toml_node *rec = toml_array_at(records, i);
+        size_t equal = (size_t)(sodium_memcmp(rec_hash(rec), hash, PAIRTOK_HASH_LEN) + 1);
+        size_t live = rec_redeemable(rec, now);
+        size_t mask = (size_t)0 - (equal & live);
+        match = (match & ~mask) | (i & mask);
+    }
+    return match;
+}
+
+static bool has_hash(const toml_node *rec, const void *hash)
+{
+    return memcmp(rec_hash(rec), hash, PAIRTOK_HASH_LEN) == 0;
+}
+
+/* Delete the token (and any duplicate of it) and prune, then save. */
+static pairtok_status consume(pairtok_store *s, txn *t, const char *hash, uint64_t now,
+                              pairtok_error *err)
+{
+    toml_node *records = doc_records(t->ref.doc, false);
+    t->ref.dirty = true;
+    doc_remove_where(records, has_hash, hash);
+    doc_remove_where(records, rec_is_expired, &now);
+    return txn_commit(s, t, err);
+}
+
+/* Two-phase redeem: reserve durably, call `bind`, then consume or
+ * release. */
+static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
+                                       const pairtok_record *matched, pairtok_bind_fn bind,
+                                       void *ctx, uint64_t now, pairtok_error *err)
+{
+    static const char reserved[] = "reserved_at_epoch";
+    t->ref.dirty = true;
+    if (toml_table_add_integer(t->ref.doc, rec, reserved, sizeof reserved - 1, (int64_t)now) !=
+        0) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    pairtok_status st = txn_commit(s, t, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    if (bind(matched, ctx) != 0) {
+        t->ref.dirty = true;
+        toml_table_remove(rec, reserved, sizeof reserved - 1);
+        pairtok_error release;
+        if (txn_commit(s, t, &release) != PAIRTOK_OK) {
+            return pairtok_fail(err, PAIRTOK_EABORTED, release.sys_errno,
+                                "the bind callback failed, and releasing the token failed too "
+                                "(%s): it stays reserved and cannot be redeemed",
+                                release.message);
+        }
+        return pairtok_fail(err, PAIRTOK_EABORTED, 0,
+                            "the bind callback failed; the token is still redeemable");
+    }
+    st = consume(s, t, matched->token_hash, now, err);
+    if (st != PAIRTOK_OK && err != NULL) {
+        char cause[PAIRTOK_MESSAGE_MAX];
+        memcpy(cause, err->message, sizeof cause);
+        cause[sizeof cause - 1] = '\0';
+        pairtok_fail(err, st, err->sys_errno,
+                     "device bound, but deleting the token failed (%.900s); it stays reserved "
+                     "and can never be redeemed",
+                     cause);
+    }
+    return st;
+}
+
+static pairtok_status redeem_locked(pairtok_store *s, txn *t, const char *hash,
+                                    pairtok_bind_fn bind, void *ctx, pairtok_record *matched,
+                                    uint64_t now, pairtok_error *err)
+{
+    toml_node *records = doc_records(t->ref.doc, false);
+    size_t index = find_match(records, hash, now);
+    if (index == doc_count(records)) {
+        return denied(err);
+    }
+    toml_node *rec = toml_array_at(records, index);
+    pairtok_status st = rec_export(rec, matched, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    if (bind == NULL) {
+        return consume(s, t, hash, now, err);
+    }
+    return reserve_and_bind(s, t, rec, matched, bind, ctx, now, err);
+}
+
+pairtok_status pairtok_redeem_at(pairtok_store *store, const char *token, pairtok_bind_fn bind,
+                                 void *ctx, pairtok_record *record_out, uint64_t now,
+                                 pairtok_error *err)
+{
+    if (record_out != NULL) {
+        memset(record_out, 0, sizeof *record_out);
+    }
+    pairtok_error_clear(err);
+    char hash[PAIRTOK_HASH_LEN + 1];
+    pairtok_status st = hash_presented(token, hash, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    txn t;
+    pairtok_record matched = {0};
+    st = txn_begin(store, false, &t, err);
+    if (st == PAIRTOK_OK) {
+        st = t.missing ? denied(err)
+                       : redeem_locked(store, &t, hash, bind, ctx, &matched, now, err);
+    }
+    txn_end(store, &t);
+    sodium_memzero(hash, sizeof hash);
+    if (st == PAIRTOK_OK && record_out != NULL) {
+        *record_out = matched;
+    } else {
+        pairtok_record_clear(&matched);
+    }
+    return st;
+}
+
+pairtok_status pairtok_redeem(pairtok_store *store, const char *token, pairtok_bind_fn bind,
+                              void *ctx, pairtok_record *record_out, pairtok_error *err)
+{
+    return pairtok_redeem_at(store, token, bind, ctx, record_out, pairtok_now_epoch(), err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Revoke and prune.                                                      */
+/* ---------------------------------------------------------------------- */
+
+typedef struct prefix {
+    char hex[PAIRTOK_HASH_LEN + 1];
+    size_t len;
+} prefix;
+
+static bool has_prefix(const toml_node *rec, const void *p)
+{
+    const prefix *want = p;
+    return memcmp(rec_hash(rec), want->hex, want->len) == 0;
+}
+
+static pairtok_status parse_prefix(const char *id, prefix *out, pairtok_error *err)
+{
+    size_t len = strnlen(id, PAIRTOK_HASH_LEN + 1);
+    bool ok = len >= PAIRTOK_ID_MIN_LEN && len <= PAIRTOK_HASH_LEN;
+    for (size_t i = 0; ok && i < len; i++) {
+        char c = id[i];
+        c = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+        ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        out->hex[i] = c;
+    }
+    if (!ok) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "id: must be 8 to 64 hex digits");
+    }
+    out->hex[len] = '\0';
+    out->len = len;
+    return PAIRTOK_OK;
+}
+
+static size_t count_where(const toml_node *records, doc_pred pred, const void *ctx)
+{
+    size_t n = doc_count(records), found = 0;
+    for (size_t i = 0; i < n; i++) {
+        found += pred(toml_array_at(records, i), ctx);
+    }
+    return found;
+}
+
+/* Remove what `drop` selects under the lock; save only if anything went.
+ * `exactly_one`: refuse (nothing removed) unless exactly one matches. */
+static pairtok_status remove_locked(pairtok_store *s, doc_pred drop, const void *ctx,
+                                    bool exactly_one, size_t *removed, pairtok_error *err)
+{
+    *removed = 0;
+    txn t;
+    pairtok_status st = txn_begin(s, false, &t, err);
+    if (st == PAIRTOK_OK && !t.missing) {
+        toml_node *records = doc_records(t.ref.doc, false);
+        size_t matches = count_where(records, drop, ctx);
+        if (exactly_one && matches > 1) {
+            *removed = matches;
+            st = PAIRTOK_EAMBIGUOUS;
+        } else if (matches > 0) {
+            t.ref.dirty = true;
+            *removed = doc_remove_where(records, drop, ctx);
+            st = txn_commit(s, &t, err);
+            if (st != PAIRTOK_OK) {
+                *removed = 0;
+            }
+        }
+    }
+    txn_end(s, &t);
+    return st;
+}
+
+pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, size_t *removed,
+                                 pairtok_error *err)
+{
+    *removed = 0;
+    pairtok_error_clear(err);
+    prefix p;
+    pairtok_status st = parse_prefix(id_prefix, &p, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    st = remove_locked(store, has_prefix, &p, true, removed, err);
+    if (st == PAIRTOK_EAMBIGUOUS) {
+        return pairtok_fail(err, st, 0, "id %s matches %zu tokens; give more of it", p.hex,
+                            *removed);
+    }
+    if (st == PAIRTOK_OK && *removed == 0) {
+        return pairtok_fail(err, PAIRTOK_ENOTFOUND, 0, "no token has id %s", p.hex);
+    }
+    return st;
+}
+
+static bool has_principal(const toml_node *rec, const void *principal)
+{
+    size_t len;
+    const char *p = rec_principal(rec, &len);
+    return strlen(principal) == len && memcmp(p, principal, len) == 0;
+}
+
+pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *principal,
+                                        size_t *removed, pairtok_error *err)
+{
+    *removed = 0;
+    pairtok_error_clear(err);
+    const char *problem = pairtok_principal_problem(principal, strnlen(principal, 256));
+    if (problem != NULL) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
+    }
+    return remove_locked(store, has_principal, principal, false, removed, err);
+}
+
+pairtok_status pairtok_prune_at(pairtok_store *store, size_t *removed, uint64_t now,
+                                pairtok_error *err)
+{
+    pairtok_error_clear(err);
+    return remove_locked(store, rec_is_expired, &now, false, removed, err);
+}
+
+pairtok_status pairtok_prune(pairtok_store *store, size_t *removed, pairtok_error *err)
+{
+    return pairtok_prune_at(store, removed, pairtok_now_epoch(), err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Load and list.                                                         */
+/* ---------------------------------------------------------------------- */
+
+typedef struct export_ctx {
+    pairtok_record_list *out;
+    const char *principal; /* NULL: all */
+    bool only_live;
+    uint64_t now;
+} export_ctx;
+
+static pairtok_status export_records(toml_node *records, void *ctx_ptr, pairtok_error *err)
+{
+    export_ctx *ctx = ctx_ptr;
+    size_t n = doc_count(records);
+    for (size_t i = 0; i < n; i++) {
+        const toml_node *rec = toml_array_at(records, i);
+        if ((ctx->only_live && rec_expires(rec) <= ctx->now) ||
+            (ctx->principal != NULL && !has_principal(rec, ctx->principal))) {
+            continue;
+        }
+        pairtok_record copy;
+        pairtok_status st = rec_export(rec, &copy, err);
+        if (st == PAIRTOK_OK) {
+            st = pairtok_list_push(ctx->out, &copy, err);
+        }
+        pairtok_record_clear(&copy);
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
+    }
+    return PAIRTOK_OK;
+}
+
+static pairtok_status export_into(pairtok_store *s, export_ctx *ctx, pairtok_error *err)
+{
+    pairtok_record_list_free(ctx->out);
+    pairtok_error_clear(err);
+    pairtok_status st = with_read_view(s, export_records, ctx, err);
+    if (st != PAIRTOK_OK) {
+        pairtok_record_list_free(ctx->out);
+    }
+    return st;
+}
+
+pairtok_status pairtok_store_load(pairtok_store *store, pairtok_record_list *out,
+                                  pairtok_error *err)
+{
+    export_ctx ctx = {out, NULL, false, 0};
+    return export_into(store, &ctx, err);
+}
+
+static int by_expiry(const void *a, const void *b)
+{
+    const pairtok_record *x = a, *y = b;
+    if (x->expires_at_epoch != y->expires_at_epoch) {
+        return x->expires_at_epoch < y->expires_at_epoch ? -1 : 1;
+    }
+    return strcmp(x->token_hash, y->token_hash);
+}
+
+pairtok_status pairtok_list_at(pairtok_store *store, const char *principal,
+                               pairtok_record_list *out, uint64_t now, pairtok_error *err)
+{
+    export_ctx ctx = {out, principal, true, now};
+    pairtok_status st = export_into(store, &ctx, err);
+    if (st == PAIRTOK_OK && out->count > 1) {
+        qsort(out->items, out->count, sizeof out->items[0], by_expiry);
+    }
+    return st;
+}
+
+pairtok_status pairtok_list(pairtok_store *store, const char *principal, pairtok_record_list *out,
+                            pairtok_error *err)
+{
+    return pairtok_list_at(store, principal, out, pairtok_now_epoch(), err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Save.                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int by_hash_ptr(const void *a, const void *b)
+{
+    return strcmp((*(const pairtok_record *const *)a)->token_hash,
+                  (*(const pairtok_record *const *)b)->token_hash);
+}
+
+static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairtok_error *err)
+{
+    const char *problem = pairtok_hash_problem(r->token_hash, strnlen(r->token_hash, 65));
+    if (problem == NULL) {
+        problem = pairtok_principal_is_valid(r->principal)
+                      ? NULL
+                      : "principal must be 1 to 64 characters of [A-Za-z0-9_-], not 'anonymous'";
+    }
+    size_t at;
+    if (problem == NULL && r->label != NULL) {
+        problem = pairtok_label_problem(r->label, strnlen(r->label, PAIRTOK_LABEL_MAX + 1), &at);
+    }
+    if (problem == NULL &&
+        (r->expires_at_epoch > INT64_MAX || r->issued_at_epoch > INT64_MAX)) {
+        problem = "epoch out of range";
+    }
+    if (problem != NULL) {
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "records[%zu]: %s", i, problem);
+    }
+    return PAIRTOK_OK;
+}
+
+/* Validate the list and return its records sorted by hash (for lookup),
+ * refusing duplicates. */
+static pairtok_status index_records(const pairtok_record_list *list,
+                                    const pairtok_record ***sorted, pairtok_error *err)
+{
+    *sorted = NULL;
+    for (size_t i = 0; i < list->count; i++) {
+        pairtok_status st = check_save_record(&list->items[i], i, err);
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
+    }
+    const pairtok_record **idx = malloc((list->count ? list->count : 1) * sizeof *idx);
+    if (idx == NULL) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        idx[i] = &list->items[i];
+    }
+    qsort(idx, list->count, sizeof *idx, by_hash_ptr);
+    for (size_t i = 1; i < list->count; i++) {
+        if (strcmp(idx[i - 1]->token_hash, idx[i]->token_hash) == 0) {
+            free(idx);
+            return pairtok_fail(err, PAIRTOK_EINVAL, 0, "records: token_hash %.12s... twice",
+                                idx[i]->token_hash);
+        }
+    }
+    *sorted = idx;
+    return PAIRTOK_OK;
+}
+
+typedef struct save_ctx {
+    const pairtok_record **sorted;
+    size_t count;
+    bool *present; /* per sorted index: already in the file */
+} save_ctx;
+
+static const pairtok_record **lookup(const save_ctx *c, const char *hash)
+{
+    pairtok_record key;
+    memcpy(key.token_hash, hash, PAIRTOK_HASH_LEN);
+    key.token_hash[PAIRTOK_HASH_LEN] = '\0';
+    const pairtok_record *kp = &key;
+    return bsearch(&kp, c->sorted, c->count, sizeof *c->sorted, by_hash_ptr);
+}
+
+static bool not_in_list(const toml_node *rec, const void *c)
+{
+    return lookup(c, rec_hash(rec)) == NULL;
+}
+
+static pairtok_status save_locked(pairtok_store *s, txn *t, const pairtok_record_list *list,
+                                  save_ctx *c, pairtok_error *err)
+{
+    t->ref.dirty = true;
+    toml_node *records = doc_records(t->ref.doc, false);
+    doc_remove_where(records, not_in_list, c);
+    for (size_t i = 0; i < doc_count(records); i++) {
+        toml_node *table = toml_array_at(records, i);
+        const pairtok_record **hit = lookup(c, rec_hash(table));
+        c->present[hit - c->sorted] = true;
+        pairtok_status st = rec_update(t->ref.doc, table, *hit, err);
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
+    }
+    for (size_t i = 0; i < list->count; i++) {
+        const pairtok_record **hit = lookup(c, list->items[i].token_hash);
+        if (!c->present[hit - c->sorted]) {
+            pairtok_status st = doc_append(t->ref.doc, &list->items[i], err);
+            if (st != PAIRTOK_OK) {
+                return st;
+            }
+        }
+    }
+    return txn_commit(s, t, err);
+}
+
+pairtok_status pairtok_store_save(pairtok_store *store, const pairtok_record_list *records,
+                                  pairtok_error *err)
+{
+    pairtok_error_clear(err);
+    save_ctx c = {NULL, records->count, NULL};
+    pairtok_status st = index_records(records, &c.sorted, err);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    c.present = calloc(records->count ? records->count : 1, sizeof *c.present);
+    if (c.present == NULL) {
+        free(c.sorted);
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    txn t;
+    st = txn_begin(store, true, &t, err);
+    if (st == PAIRTOK_OK) {
+        st = save_locked(store, &t, records, &c, err);
+    }
+    txn_end(store, &t);
+    free(c.present);
+    free(c.sorted);
+    return st;
+}

@@ -1,0 +1,31 @@
+/* sys.c - the real system calls behind the pairtok_sys table. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "sys.h"
+
+static int real_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return openat(dirfd, path, flags, mode);
+}
+
+static int real_flock(int fd, int operation)
+{
+    return flock(fd, operation);
+}
+
+const pairtok_sys pairtok_sys_default = {
+    .openat = real_openat,
+    .fstat = fstat,
+    .read = read,
+    .write = write,
+    .fsync = fsync,
+    .close = close,
+    .renameat = renameat,
+    .unlinkat = unlinkat,
+    .mkdirat = mkdirat,
+    .fchmod = fchmod,
+    .flock = real_flock,
+};

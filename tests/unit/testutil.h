@@ -1,0 +1,23 @@
+/* testutil.h - small helpers shared by the unit tests. */
+#ifndef PAIRTOK_TESTUTIL_H
+#define PAIRTOK_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A fresh 0700 directory under $TMPDIR (or /tmp); removed by rm_tree. */
+char *tu_mkdtemp(void);
+void tu_rm_tree(const char *dir);
+/* dir + "/" + name in a static rotating buffer. */
+const char *tu_join(const char *dir, const char *name);
+/* Write `text` to `path` with `mode` (exactly, via fchmod). */
+void tu_write_file(const char *path, const char *text, mode_t mode);
+/* Whole file as a malloc'd NUL-terminated string, or NULL if missing. */
+char *tu_read_file(const char *path, size_t *len);
+bool tu_exists(const char *path);
+mode_t tu_mode(const char *path);
+/* Number of entries in `dir` whose name contains `needle`. */
+size_t tu_count_entries(const char *dir, const char *needle);
+
+#endif
