@@ -286,9 +286,8 @@ size_t pairtok_prune_expired(pairtok_record_list *list, uint64_t now);
  * Fails with PAIRTOK_EINVAL if `astrid_home` is empty or the result does not
  * fit in `out_size` bytes.  No I/O.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_path_for(const char *astrid_home, char *out, size_t out_size,
-                                pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_path_for(const char *astrid_home, char *out, size_t out_size, pairtok_error *err);
 
 /**
  * pairtok_default_path - the store path from the environment:
@@ -298,8 +297,8 @@ pairtok_status pairtok_path_for(const char *astrid_home, char *out, size_t out_s
  * the path does not fit.  Reads the environment; not thread-safe against a
  * concurrent setenv().
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1)
-pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) pairtok_status
+    pairtok_default_path(char *out, size_t out_size, pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* Store handles.                                                         */
@@ -316,9 +315,9 @@ pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *e
  * pairtok_store_close().  Fails with PAIRTOK_EINVAL (empty or too long path),
  * PAIRTOK_ENOMEM or PAIRTOK_ERANDOM (libsodium could not initialise).
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3)
-pairtok_status pairtok_store_open(const char *path, const pairtok_options *options,
-                                  pairtok_store **out, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3) pairtok_status
+    pairtok_store_open(const char *path, const pairtok_options *options, pairtok_store **out,
+                       pairtok_error *err);
 
 /** pairtok_store_close - release a handle and everything it caches.  NULL is
  *  a no-op.  Never touches the store file. */
@@ -338,9 +337,8 @@ PAIRTOK_NONNULL(1) const char *pairtok_store_path(const pairtok_store *store);
  * PAIRTOK_EPARSE, PAIRTOK_ESCHEMA, PAIRTOK_EIO or PAIRTOK_ENOMEM; `out` is
  * then empty.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_store_load(pairtok_store *store, pairtok_record_list *out,
-                                  pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_store_load(pairtok_store *store, pairtok_record_list *out, pairtok_error *err);
 
 /**
  * pairtok_store_save - replace the store's records with `records`, under the
@@ -353,9 +351,9 @@ pairtok_status pairtok_store_load(pairtok_store *store, pairtok_record_list *out
  * with the load errors, PAIRTOK_EBUSY, PAIRTOK_EIO (the old file is then
  * byte-for-byte intact and no temp file is left) or PAIRTOK_ENOMEM.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_store_save(pairtok_store *store, const pairtok_record_list *records,
-                                  pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_store_save(pairtok_store *store, const pairtok_record_list *records,
+                       pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* Operations.  Each is one locked read-modify-write (or a read).         */
@@ -376,16 +374,16 @@ pairtok_status pairtok_store_save(pairtok_store *store, const pairtok_record_lis
  * reached; the message names it), PAIRTOK_ERANDOM, or any store error.  On
  * failure `token_out` is an empty string and the store is unchanged.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 5)
-pairtok_status pairtok_issue_at(pairtok_store *store, const char *principal, const char *label,
-                                uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
-                                pairtok_record *record_out, uint64_t now, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 5) pairtok_status
+    pairtok_issue_at(pairtok_store *store, const char *principal, const char *label,
+                     uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
+                     pairtok_record *record_out, uint64_t now, pairtok_error *err);
 
 /** pairtok_issue - pairtok_issue_at() with now = pairtok_now_epoch(). */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 5)
-pairtok_status pairtok_issue(pairtok_store *store, const char *principal, const char *label,
-                             uint32_t ttl_secs, char token_out[PAIRTOK_TOKEN_LEN + 1],
-                             pairtok_record *record_out, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 5) pairtok_status
+    pairtok_issue(pairtok_store *store, const char *principal, const char *label, uint32_t ttl_secs,
+                  char token_out[PAIRTOK_TOKEN_LEN + 1], pairtok_record *record_out,
+                  pairtok_error *err);
 
 /**
  * pairtok_bind_fn - called by redeem while the matched token is reserved;
@@ -425,15 +423,14 @@ typedef int (*pairtok_bind_fn)(const pairtok_record *record, void *ctx);
  * If `record_out` is not NULL it receives the matched record on PAIRTOK_OK
  * (clear it afterwards).  The caller's `token` is not modified; wipe it.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_redeem_at(pairtok_store *store, const char *token, pairtok_bind_fn bind,
-                                 void *ctx, pairtok_record *record_out, uint64_t now,
-                                 pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_redeem_at(pairtok_store *store, const char *token, pairtok_bind_fn bind, void *ctx,
+                      pairtok_record *record_out, uint64_t now, pairtok_error *err);
 
 /** pairtok_redeem - pairtok_redeem_at() with now = pairtok_now_epoch(). */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_redeem(pairtok_store *store, const char *token, pairtok_bind_fn bind,
-                              void *ctx, pairtok_record *record_out, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_redeem(pairtok_store *store, const char *token, pairtok_bind_fn bind, void *ctx,
+                   pairtok_record *record_out, pairtok_error *err);
 
 /**
  * pairtok_revoke_id - delete the one token whose token_hash starts with
@@ -443,18 +440,18 @@ pairtok_status pairtok_redeem(pairtok_store *store, const char *token, pairtok_b
  * PAIRTOK_EAMBIGUOUS (then `*removed` is the number of matches and nothing
  * is deleted), or a store error.  On success `*removed` is 1.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3)
-pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, size_t *removed,
-                                 pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3) pairtok_status
+    pairtok_revoke_id(pairtok_store *store, const char *id_prefix, size_t *removed,
+                      pairtok_error *err);
 
 /**
  * pairtok_revoke_principal - delete every token of `principal` (expired ones
  * included).  `*removed` is how many; 0 is success, not an error.  Fails
  * with PAIRTOK_EINVAL for a malformed principal, or a store error.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3)
-pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *principal,
-                                        size_t *removed, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3) pairtok_status
+    pairtok_revoke_principal(pairtok_store *store, const char *principal, size_t *removed,
+                             pairtok_error *err);
 
 /**
  * pairtok_list_at - the outstanding tokens (`expires_at_epoch > now`), sorted
@@ -462,26 +459,25 @@ pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *princi
  * all.  Reads without the lock, like pairtok_store_load().  Never returns raw
  * tokens - they are not stored.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3)
-pairtok_status pairtok_list_at(pairtok_store *store, const char *principal,
-                               pairtok_record_list *out, uint64_t now, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3) pairtok_status
+    pairtok_list_at(pairtok_store *store, const char *principal, pairtok_record_list *out,
+                    uint64_t now, pairtok_error *err);
 
 /** pairtok_list - pairtok_list_at() with now = pairtok_now_epoch(). */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3)
-pairtok_status pairtok_list(pairtok_store *store, const char *principal,
-                            pairtok_record_list *out, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3) pairtok_status
+    pairtok_list(pairtok_store *store, const char *principal, pairtok_record_list *out,
+                 pairtok_error *err);
 
 /**
  * pairtok_prune_at - delete every record with `expires_at_epoch <= now`.
  * `*removed` is how many.  Writes only when something was removed.
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_prune_at(pairtok_store *store, size_t *removed, uint64_t now,
-                                pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_prune_at(pairtok_store *store, size_t *removed, uint64_t now, pairtok_error *err);
 
 /** pairtok_prune - pairtok_prune_at() with now = pairtok_now_epoch(). */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2)
-pairtok_status pairtok_prune(pairtok_store *store, size_t *removed, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_prune(pairtok_store *store, size_t *removed, pairtok_error *err);
 
 /**
  * pairtok_problem_fn - receives one problem found by pairtok_check_at().
@@ -499,9 +495,9 @@ typedef void (*pairtok_problem_fn)(const pairtok_error *problem, void *ctx);
  * only for failures of the check itself (PAIRTOK_ENOMEM, PAIRTOK_EIO on the
  * directory).
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4)
-pairtok_status pairtok_check_at(pairtok_store *store, pairtok_problem_fn report, void *ctx,
-                                size_t *problems, uint64_t now, pairtok_error *err);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4) pairtok_status
+    pairtok_check_at(pairtok_store *store, pairtok_problem_fn report, void *ctx, size_t *problems,
+                     uint64_t now, pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* Errors.                                                                */

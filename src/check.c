@@ -56,8 +56,8 @@ static void check_record(reporter *r, const char *path, const toml_node *rec, si
     size_t plen;
     const char *principal = rec_principal(rec, &plen);
     if (expires < issued) {
-        report(r, PAIRTOK_EPARSE, "%s:%u:%u: pair_token[%zu]: expires before it was issued",
-               path, line, col, i);
+        report(r, PAIRTOK_EPARSE, "%s:%u:%u: pair_token[%zu]: expires before it was issued", path,
+               line, col, i);
     } else if (expires - issued > PAIRTOK_MAX_EXPIRY_SECS) {
         report(r, PAIRTOK_EPARSE,
                "%s:%u:%u: pair_token[%zu]: lifetime of %llus exceeds the 1-hour cap; it can "
@@ -78,8 +78,8 @@ static void check_record(reporter *r, const char *path, const toml_node *rec, si
     }
     if (label_has_control(rec)) {
         report(r, PAIRTOK_EPARSE,
-               "%s:%u:%u: pair_token[%zu]: label contains control characters or invalid text",
-               path, line, col, i);
+               "%s:%u:%u: pair_token[%zu]: label contains control characters or invalid text", path,
+               line, col, i);
     }
 }
 
@@ -103,9 +103,8 @@ static pairtok_status check_duplicates(reporter *r, const char *path, const toml
     qsort(sorted, n, sizeof *sorted, by_hash);
     for (size_t i = 1; i < n; i++) {
         if (by_hash(&sorted[i - 1], &sorted[i]) == 0) {
-            report(r, PAIRTOK_EPARSE, "%s:%u:%u: token_hash %.12s... appears more than once",
-                   path, toml_node_line(sorted[i]), toml_node_col(sorted[i]),
-                   rec_hash(sorted[i]));
+            report(r, PAIRTOK_EPARSE, "%s:%u:%u: token_hash %.12s... appears more than once", path,
+                   toml_node_line(sorted[i]), toml_node_col(sorted[i]), rec_hash(sorted[i]));
         }
     }
     free(sorted);
@@ -122,8 +121,9 @@ static pairtok_status check_content(pairtok_store *s, int fd, const struct stat 
     if (fsafe_read_all(s->sys, fd, (size_t)st->st_size, s->path, &buf, &len, &problem) !=
         PAIRTOK_OK) {
         report_error(r, &problem);
-        return problem.code == PAIRTOK_ENOMEM ? pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory")
-                                              : PAIRTOK_OK;
+        return problem.code == PAIRTOK_ENOMEM
+                   ? pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory")
+                   : PAIRTOK_OK;
     }
     toml_doc *doc = NULL;
     toml_error terr;
@@ -132,8 +132,7 @@ static pairtok_status check_content(pairtok_store *s, int fd, const struct stat 
         if (terr.oom) {
             result = pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
         } else {
-            report(r, PAIRTOK_EPARSE, "%s:%u:%u: %s", s->path, terr.line, terr.col,
-                   terr.message);
+            report(r, PAIRTOK_EPARSE, "%s:%u:%u: %s", s->path, terr.line, terr.col, terr.message);
         }
     } else if (doc_validate(doc, s->path, &problem) != PAIRTOK_OK) {
         report_error(r, &problem);

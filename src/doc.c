@@ -146,10 +146,9 @@ pairtok_status doc_validate(const toml_doc *doc, const char *path, pairtok_error
     for (size_t i = 0; i < n; i++) {
         const toml_node *rec = toml_array_at(records, i);
         if (toml_node_type(rec) != TOML_TABLE) {
-            return pairtok_fail(err, PAIRTOK_EPARSE, 0,
-                                "%s:%u:%u: " K_RECORDS "[%zu]: expected a table, found %s", path,
-                                toml_node_line(rec), toml_node_col(rec), i,
-                                type_name(toml_node_type(rec)));
+            return pairtok_fail(
+                err, PAIRTOK_EPARSE, 0, "%s:%u:%u: " K_RECORDS "[%zu]: expected a table, found %s",
+                path, toml_node_line(rec), toml_node_col(rec), i, type_name(toml_node_type(rec)));
         }
         pairtok_status st = check_record(rec, i, path, err);
         if (st != PAIRTOK_OK) {

@@ -42,8 +42,8 @@ PAIRTOK_HIDDEN pairtok_status doc_append(toml_doc *doc, const pairtok_record *re
 
 /* Overwrite the five known fields of `table` with `rec`, keeping its other
  * keys. */
-PAIRTOK_HIDDEN pairtok_status rec_update(toml_doc *doc, toml_node *table,
-                                         const pairtok_record *rec, pairtok_error *err);
+PAIRTOK_HIDDEN pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec,
+                                         pairtok_error *err);
 
 /* Remove, keeping order, every record for which `drop` is true; returns how
  * many were removed. */

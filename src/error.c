@@ -39,8 +39,8 @@ const char *pairtok_strerror(pairtok_status status)
     return "unknown status";
 }
 
-pairtok_status pairtok_fail(pairtok_error *err, pairtok_status code, int sys_errno,
-                            const char *fmt, ...)
+pairtok_status pairtok_fail(pairtok_error *err, pairtok_status code, int sys_errno, const char *fmt,
+                            ...)
 {
     if (err == NULL) {
         return code;

@@ -215,8 +215,8 @@ static uint64_t monotonic_ms(void)
 static pairtok_status open_lock_file(const pairtok_sys *sys, int dirfd, const char *lock_name,
                                      const char *lock_path, int *lockfd, pairtok_error *err)
 {
-    int fd = sys->openat(dirfd, lock_name, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | OPEN_FLAGS,
-                         0600);
+    int fd =
+        sys->openat(dirfd, lock_name, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | OPEN_FLAGS, 0600);
     if (fd < 0) {
         int e = errno;
         if (e == ELOOP) {

@@ -24,7 +24,6 @@
 #include "store.h"
 #include "toml.h"
 
-
 /* ---------------------------------------------------------------------- */
 /* Handles.                                                               */
 /* ---------------------------------------------------------------------- */
@@ -64,8 +63,8 @@ pairtok_status pairtok_store_open(const char *path, const pairtok_options *optio
     }
     size_t len = strlen(path);
     if (len == 0 || len >= PAIRTOK_PATH_MAX) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG,
-                            "store path: must be 1 to %d bytes", PAIRTOK_PATH_MAX - 1);
+        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "store path: must be 1 to %d bytes",
+                            PAIRTOK_PATH_MAX - 1);
     }
     pairtok_store *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -194,8 +193,8 @@ static bool same_version(const struct stat *a, const struct stat *b)
 static pairtok_status parse_file(pairtok_store *s, doc_ref *ref, pairtok_error *err)
 {
     size_t len;
-    pairtok_status st = fsafe_read_all(s->sys, ref->fd, (size_t)ref->st.st_size, s->path,
-                                       &ref->buf, &len, err);
+    pairtok_status st =
+        fsafe_read_all(s->sys, ref->fd, (size_t)ref->st.st_size, s->path, &ref->buf, &len, err);
     if (st != PAIRTOK_OK) {
         return st;
     }
@@ -234,8 +233,8 @@ static pairtok_status doc_acquire(pairtok_store *s, int dirfd, doc_ref *ref, pai
     }
     if (ref->fd >= 0 && s->cache.doc != NULL && same_version(&ref->st, &s->cache.st)) {
         s->sys->close(ref->fd);
-        *ref = (doc_ref){s->cache.doc, s->cache.buf, s->cache.fd, s->cache.st, s->cache.edits,
-                         false};
+        *ref =
+            (doc_ref){s->cache.doc, s->cache.buf, s->cache.fd, s->cache.st, s->cache.edits, false};
         memset(&s->cache, 0, sizeof s->cache);
         s->cache.fd = -1;
         return PAIRTOK_OK;
@@ -384,8 +383,8 @@ static pairtok_status with_read_view(pairtok_store *s, read_fn op, void *ctx, pa
 /* Issue.                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static pairtok_status check_issue_args(const char *principal, const char *label,
-                                       uint32_t ttl_secs, uint64_t now, pairtok_error *err)
+static pairtok_status check_issue_args(const char *principal, const char *label, uint32_t ttl_secs,
+                                       uint64_t now, pairtok_error *err)
 {
     const char *problem = pairtok_principal_problem(principal, strnlen(principal, 256));
     if (problem != NULL) {
@@ -596,8 +595,7 @@ static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
 {
     static const char reserved[] = "reserved_at_epoch";
     t->ref.dirty = true;
-    if (toml_table_add_integer(t->ref.doc, rec, reserved, sizeof reserved - 1, (int64_t)now) !=
-        0) {
+    if (toml_table_add_integer(t->ref.doc, rec, reserved, sizeof reserved - 1, (int64_t)now) != 0) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     pairtok_status st = txn_commit(s, t, err);
@@ -667,8 +665,8 @@ pairtok_status pairtok_redeem_at(pairtok_store *store, const char *token, pairto
     pairtok_record matched = {0};
     st = txn_begin(store, false, &t, err);
     if (st == PAIRTOK_OK) {
-        st = t.missing ? denied(err)
-                       : redeem_locked(store, &t, hash, bind, ctx, &matched, now, err);
+        st =
+            t.missing ? denied(err) : redeem_locked(store, &t, hash, bind, ctx, &matched, now, err);
     }
     txn_end(store, &t);
     sodium_memzero(hash, sizeof hash);
@@ -907,8 +905,7 @@ static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairt
     if (problem == NULL && r->label != NULL) {
         problem = pairtok_label_problem(r->label, strnlen(r->label, PAIRTOK_LABEL_MAX + 1), &at);
     }
-    if (problem == NULL &&
-        (r->expires_at_epoch > INT64_MAX || r->issued_at_epoch > INT64_MAX)) {
+    if (problem == NULL && (r->expires_at_epoch > INT64_MAX || r->issued_at_epoch > INT64_MAX)) {
         problem = "epoch out of range";
     }
     if (problem != NULL) {
@@ -919,8 +916,8 @@ static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairt
 
 /* Validate the list and return its records sorted by hash (for lookup),
  * refusing duplicates. */
-static pairtok_status index_records(const pairtok_record_list *list,
-                                    const pairtok_record ***sorted, pairtok_error *err)
+static pairtok_status index_records(const pairtok_record_list *list, const pairtok_record ***sorted,
+                                    pairtok_error *err)
 {
     *sorted = NULL;
     for (size_t i = 0; i < list->count; i++) {
@@ -939,9 +936,10 @@ static pairtok_status index_records(const pairtok_record_list *list,
     qsort(idx, list->count, sizeof *idx, by_hash_ptr);
     for (size_t i = 1; i < list->count; i++) {
         if (strcmp(idx[i - 1]->token_hash, idx[i]->token_hash) == 0) {
+            pairtok_fail(err, PAIRTOK_EINVAL, 0, "records[%zu]: token_hash %.12s... appears twice",
+                         (size_t)(idx[i] - list->items), idx[i]->token_hash);
             free(idx);
-            return pairtok_fail(err, PAIRTOK_EINVAL, 0, "records: token_hash %.12s... twice",
-                                idx[i]->token_hash);
+            return PAIRTOK_EINVAL;
         }
     }
     *sorted = idx;

@@ -34,7 +34,7 @@ typedef struct pairtok_sys {
 } pairtok_sys;
 
 /* The real system calls. */
-extern const pairtok_sys pairtok_sys_default;
+extern __attribute__((visibility("hidden"))) const pairtok_sys pairtok_sys_default;
 
 /* Replace the table a handle uses (NULL restores the default).  The table
  * must outlive the handle.  For tests only; not part of the public API and

@@ -48,8 +48,8 @@ uint64_t pairtok_now_epoch(void)
 
 bool pairtok_is_token_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 bool pairtok_token_is_well_formed(const char *token, size_t len)

@@ -89,10 +89,10 @@ static void label_rules(void **state)
     assert_non_null(pairtok_label_problem("a\x1b[31m", 6, &at));
     assert_int_equal(at, 1);
     assert_non_null(pairtok_label_problem("a\x7f", 2, &at));
-    assert_non_null(pairtok_label_problem("a\xc2\x85", 3, &at)); /* U+0085 (C1) */
-    assert_non_null(pairtok_label_problem("\xc0\xaf", 2, &at));  /* overlong */
+    assert_non_null(pairtok_label_problem("a\xc2\x85", 3, &at));    /* U+0085 (C1) */
+    assert_non_null(pairtok_label_problem("\xc0\xaf", 2, &at));     /* overlong */
     assert_non_null(pairtok_label_problem("\xed\xa0\x80", 3, &at)); /* surrogate */
-    assert_non_null(pairtok_label_problem("\xe2\x9c", 2, &at));  /* truncated */
+    assert_non_null(pairtok_label_problem("\xe2\x9c", 2, &at));     /* truncated */
     char *big = malloc(4097);
     memset(big, 'a', 4097);
     assert_null(pairtok_label_problem(big, 4096, &at));

@@ -1,0 +1,2 @@
+# valgrind.mk - the unit tests again under valgrind memcheck (plain build).
+TEST_CMDS += tests/valgrind.sh
