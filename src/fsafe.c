@@ -125,7 +125,10 @@ static pairtok_status check_store(const struct stat *st, const char *path, pairt
                             "fix with: chmod 600 %s",
                             path, (unsigned)(st->st_mode & 07777), path);
     }
-    if (st->st_nlink != 1) {
+    /* 0 links: a writer renamed a new version over the file after we
+     * opened it.  What we hold is still one complete version (readers take
+     * no lock), so that is not a reason to refuse it. */
+    if (st->st_nlink > 1) {
         return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
                             "%s: has %lu hard links; a store must have exactly one", path,
                             (unsigned long)st->st_nlink);

@@ -1,0 +1,104 @@
+/*
+ * cmd_redeem.c - `pairtok redeem [TOKEN | -] [--json]`: use up a token once
+ * and print the principal it was issued for.
+ *
+ * The token never appears in any message.  Every refusal - unknown,
+ * expired, used - is the library's one message and exit status 1, so the
+ * output cannot tell an attacker which it was.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "args.h"
+#include "cli.h"
+#include "json_out.h"
+#include "token_input.h"
+
+/* Take the token from `arg`, or from stdin when `arg` is NULL or "-". */
+static int take_token(const cli_ctx *ctx, char *arg, char token[PAIRTOK_TOKEN_LEN + 1])
+{
+    cli_token_result result;
+    if (arg == NULL || strcmp(arg, "-") == 0) {
+        if (isatty(STDIN_FILENO) == 1) {
+            fputs("pair token: ", stderr);
+        }
+        result = cli_token_read(STDIN_FILENO, token);
+    } else {
+        size_t len = strlen(arg);
+        result = cli_token_from(arg, len, token);
+        /* Shortens the time the token shows in /proc/<pid>/cmdline. */
+        sodium_memzero(arg, len);
+    }
+    if (result == CLI_TOKEN_IO) {
+        cli_warn(ctx, "%s: %s", cli_token_strerror(result), strerror(errno));
+        return CLI_EXIT_STORE;
+    }
+    if (result != CLI_TOKEN_OK) {
+        cli_warn(ctx, "%s", cli_token_strerror(result));
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int print_record(const cli_ctx *ctx, const pairtok_record *rec, bool json)
+{
+    if (!json) {
+        printf("%s\n", rec->principal);
+        return cli_finish_stdout(ctx, CLI_EXIT_OK);
+    }
+    json_t *obj = cli_json_record(rec, NULL, CLI_JSON_REDEEM);
+    int rc = obj != NULL ? cli_json_write(STDOUT_FILENO, obj) : -1;
+    if (obj == NULL) {
+        errno = ENOMEM;
+    }
+    json_decref(obj);
+    if (rc != 0) {
+        cli_warn(ctx, "cannot write the result: %s", strerror(errno));
+        return CLI_EXIT_STORE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int redeem(cli_ctx *ctx, const char *token, bool json)
+{
+    pairtok_store *store;
+    pairtok_record rec = {0};
+    pairtok_error err;
+    int status = cli_open_store(ctx, &store);
+    if (status != CLI_EXIT_OK) {
+        return status;
+    }
+    if (pairtok_redeem(store, token, NULL, NULL, &rec, &err) == PAIRTOK_OK) {
+        status = print_record(ctx, &rec, json);
+    } else {
+        status = cli_fail(ctx, &err);
+    }
+    pairtok_record_clear(&rec);
+    pairtok_store_close(store);
+    return status;
+}
+
+int cmd_redeem(cli_ctx *ctx, int argc, char **argv)
+{
+    bool json = false;
+    const cli_option options[] = {
+        {"json", NULL, &json},
+        {NULL, NULL, NULL},
+    };
+    cli_operands ops;
+    int status;
+    char token[PAIRTOK_TOKEN_LEN + 1];
+    if (!cli_parse_args(ctx, argc, argv, options, 1, &ops, &status)) {
+        return status;
+    }
+    status = take_token(ctx, ops.count == 1 ? ops.items[0] : NULL, token);
+    if (status == CLI_EXIT_OK) {
+        status = redeem(ctx, token, json);
+    }
+    sodium_memzero(token, sizeof token);
+    return status;
+}

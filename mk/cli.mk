@@ -1,0 +1,41 @@
+# cli.mk - the pairtok command-line tool, its man pages, bash completion,
+# CLI tests and `make demo`.  Included by the top-level Makefile.
+
+CLI_SRCS := $(sort $(wildcard cli/*.c))
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_BIN  := $(BUILD)/pairtok
+JSONQ    := $(BUILD)/tests/jsonq
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+
+PROGRAMS  += $(CLI_BIN)
+TEST_CMDS += $(sort $(wildcard tests/cli/test-*.sh))
+TEST_DEPS += $(CLI_BIN) $(JSONQ)
+
+$(CLI_BIN): $(CLI_OBJS) $(LIB_A)
+	$(CC) $(LDFLAGS_EXE) -o $@ $(CLI_OBJS) $(LIB_A) $(LIB_LIBS) $(CLI_LIBS)
+
+# An explicit rule, so the unit-test pattern rule does not claim it.
+$(JSONQ): $(BUILD)/obj/tests/cli/jsonq.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< -ljansson
+
+.PHONY: install-cli uninstall-cli
+install: install-cli
+uninstall: uninstall-cli
+
+install-cli: $(CLI_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(COMPLETIONSDIR)
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/pairtok
+	install -m 644 man/pairtok.1 $(DESTDIR)$(MANDIR)/man1/pairtok.1
+	install -m 644 man/pairtok.3 $(DESTDIR)$(MANDIR)/man3/pairtok.3
+	install -m 644 completions/pairtok.bash $(DESTDIR)$(COMPLETIONSDIR)/pairtok
+
+uninstall-cli:
+	rm -f $(DESTDIR)$(BINDIR)/pairtok $(DESTDIR)$(MANDIR)/man1/pairtok.1 \
+	    $(DESTDIR)$(MANDIR)/man3/pairtok.3 $(DESTDIR)$(COMPLETIONSDIR)/pairtok
+
+# The pair flow on a throwaway home; never touches ~/.astrid.
+demo: deps all
+	rm -rf $(BUILD)/demo-home
+	scripts/demo $(CLI_BIN) $(BUILD)/demo-home

@@ -1,0 +1,131 @@
+/*
+ * rel.h - helpers shared by the reliability suites (tests/reliability/):
+ * temp directories, byte-exact file snapshots, lock/temp-file/fd checks, a
+ * fault-injecting pairtok_sys table, and fixed test tokens.
+ *
+ * Nothing here uses cmocka, so it can run in forked children too.
+ */
+#ifndef PAIRTOK_REL_H
+#define PAIRTOK_REL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pairtok.h"
+#include "sys.h"
+
+/* A fixed "now" for the suites: 2025-11-28 09:15:00 UTC. */
+#define RT_T0 ((uint64_t)1764321300)
+
+/* Abort with a message (for helpers and forked children). */
+void rt_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* True when $BUILD names the sanitizer build (fewer iterations there). */
+bool rt_is_asan(void);
+/* `full` in the plain build, `reduced` in the ASan build. */
+unsigned rt_scale(unsigned full, unsigned reduced);
+
+/* A fresh 0700 directory under $TMPDIR (or /tmp), malloc'd. */
+char *rt_mkdtemp(const char *tag);
+/* rm -rf (makes entries writable first). */
+void rt_rm_tree(const char *path);
+/* Remove everything inside `dir`, keep `dir`. */
+void rt_empty_dir(const char *dir);
+/* dir + "/" + name into a rotating static buffer (16 slots). */
+const char *rt_join(const char *dir, const char *name);
+
+/* A file's bytes, or absence. */
+typedef struct rt_blob {
+    bool exists;
+    char *data; /* malloc'd, NUL-terminated; NULL when !exists */
+    size_t len;
+} rt_blob;
+rt_blob rt_read(const char *path);
+void rt_blob_free(rt_blob *b);
+bool rt_blob_eq(const rt_blob *a, const rt_blob *b);
+/* Write `len` bytes to `path` (created/truncated) with `mode`. */
+void rt_write(const char *path, const char *data, size_t len, mode_t mode);
+/* Restore a snapshot: write it, or make sure the file is absent. */
+void rt_restore(const char *path, const rt_blob *b, mode_t mode);
+/* Replace every 64-hex-digit run that is not in `keep` (n hashes) with
+ * 'X's, in place.  Lets a file with a freshly issued (random) token be
+ * compared byte for byte with a reference run. */
+void rt_mask_unknown_hashes(char *text, size_t len, const char *const *keep, size_t n);
+
+/* Temp files of the store `base` left in `dir` (".<base>.tmp-*"). */
+size_t rt_count_temps(const char *dir, const char *base);
+/* True if nobody holds the flock on `lock_path` (a missing file is free). */
+bool rt_lock_is_free(const char *lock_path);
+/* Number of open descriptors of this process. */
+size_t rt_open_fds(void);
+
+/* Fixed tokens of the shape the library issues, and their hashes. */
+#define RT_NTOK 8
+extern const char *const rt_tokens[RT_NTOK];
+const char *rt_hash_of(size_t i); /* hex sha256 of rt_tokens[i] */
+
+/* The old version most suites start from (malloc'd): a comment, an unknown
+ * top-level key, and three records at RT_T0 - rt_tokens[0] for alice (live,
+ * label, unknown key), [1] for bob (live), [2] for carol (expired). */
+char *rt_base_store(void);
+
+/* ---------------------------------------------------------------------- */
+/* A pairtok_sys table that counts every call and can misbehave at one.   */
+/* ---------------------------------------------------------------------- */
+
+typedef enum rt_call {
+    RT_OPENAT,
+    RT_FSTAT,
+    RT_READ,
+    RT_WRITE,
+    RT_FSYNC,
+    RT_CLOSE,
+    RT_RENAMEAT,
+    RT_UNLINKAT,
+    RT_MKDIRAT,
+    RT_FCHMOD,
+    RT_FLOCK,
+    RT_NCALLS
+} rt_call;
+
+typedef enum rt_mode {
+    RT_PASS,  /* count only */
+    RT_FAIL,  /* the fail_at-th counted call fails with `errnum` */
+    RT_EXIT,  /* _exit(exit_code) before the fail_at-th call */
+    RT_EINTR, /* the fail_at-th read/write/flock returns -1 EINTR */
+} rt_mode;
+
+typedef struct rt_faults {
+    rt_mode mode;
+    unsigned long fail_at; /* 1-based index among counted calls; 0 = never */
+    int errnum;
+    int exit_code;
+    bool short_io; /* every read/write moves at most half the bytes asked */
+    /* Observations. */
+    unsigned long calls;  /* counted so far */
+    bool fired;           /* the fault was injected */
+    rt_call fired_call;   /* which call it hit */
+    unsigned long per_call[RT_NCALLS];
+    /* Durability order of successful calls: a renameat must come after an
+     * fsync of the last file written, and be followed by an fsync of a
+     * directory.  `violation` names the first breach, NULL if none;
+     * `rename_pending` is set from a rename until its directory fsync. */
+    int written_fd;
+    bool written_unsynced;
+    bool rename_pending;
+    const char *violation;
+} rt_faults;
+
+/* The one, process-wide fault state the table below consults. */
+extern rt_faults rt_fault;
+extern const pairtok_sys rt_sys;
+/* Reset the observations and set mode/fail_at/errnum. */
+void rt_fault_arm(rt_mode mode, unsigned long fail_at, int errnum);
+const char *rt_call_name(rt_call c);
+/* Words ('|'-separated alternatives) one of which the error message of a
+ * failing `c` must contain. */
+const char *rt_call_keyword(rt_call c);
+
+#endif

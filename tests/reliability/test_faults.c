@@ -1,0 +1,575 @@
+/*
+ * test_faults.c - syscall fault injection.
+ *
+ * For every operation (issue, redeem with and without a bind callback,
+ * revoke, prune, save, load, list) and every errno in {EIO, ENOSPC, EACCES,
+ * EDQUOT}: make the N-th system call of the operation fail, for N = 1, 2,
+ * ... until the operation no longer reaches an N-th call.  After each
+ * failure:
+ *   - the status is PAIRTOK_EIO (PAIRTOK_EABORTED once a failing bind was
+ *     called), sys_errno is the injected errno, and the message names the
+ *     failing call ("open", "write", "fsync", "rename", ...) and the path;
+ *   - the store is byte for byte the old version, the new version, or (for
+ *     two-phase redeem) the reserved version - and which one is exactly what
+ *     the API promises for where the failure hit;
+ *   - no temp file is left, the lock is free (a second handle with a 1 ms
+ *     lock timeout gets it), no descriptor leaked;
+ *   - a retry on the same handle (whose cache may be stale) succeeds.
+ * Each loop runs on a cold handle (nothing cached) and on a warm one (the
+ * handle's parsed-document cache is valid), since their call sequences
+ * differ.  EINTR on read/write/flock and short reads/writes must be retried:
+ * the operation succeeds and writes exactly the fault-free result.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rel.h"
+
+#define MAX_CALLS 400
+
+/* ---------------------------------------------------------------------- */
+/* Scenarios.                                                             */
+/* ---------------------------------------------------------------------- */
+
+typedef struct run_ctx {
+    char token[PAIRTOK_TOKEN_LEN + 1]; /* issue's output */
+    int bind_calls;
+    const char *capture_path; /* bind copies the store file here, if set */
+    rt_blob captured;
+} run_ctx;
+
+typedef pairtok_status (*run_fn)(pairtok_store *s, run_ctx *c, pairtok_error *err);
+
+typedef struct scenario {
+    const char *name;
+    run_fn run;
+    bool new_dir;              /* old version: no directory, no file */
+    bool two_phase;            /* has a reserved intermediate version */
+    bool random_hash;          /* new version holds a freshly issued hash */
+    pairtok_status ok;         /* status of a fault-free run */
+    pairtok_status again;      /* status of a rerun on the new version */
+    pairtok_status on_reserved; /* status of a rerun on the reserved version */
+} scenario;
+
+static int bind_ok(const pairtok_record *rec, void *ctx)
+{
+    (void)rec;
+    run_ctx *c = ctx;
+    c->bind_calls++;
+    if (c->capture_path != NULL) {
+        c->captured = rt_read(c->capture_path);
+    }
+    return 0;
+}
+
+static int bind_refuse(const pairtok_record *rec, void *ctx)
+{
+    bind_ok(rec, ctx);
+    return -1;
+}
+
+static pairtok_status run_issue(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    pairtok_status st = pairtok_issue_at(s, "alice", "new phone", 300, c->token, NULL, RT_T0, err);
+    if (st != PAIRTOK_OK && c->token[0] != '\0') {
+        fail_msg("failed issue left a token in token_out");
+    }
+    return st;
+}
+
+static pairtok_status run_redeem(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    return pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, err);
+}
+
+static pairtok_status run_redeem_bind(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    return pairtok_redeem_at(s, rt_tokens[0], bind_ok, c, NULL, RT_T0, err);
+}
+
+static pairtok_status run_redeem_abort(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    return pairtok_redeem_at(s, rt_tokens[0], bind_refuse, c, NULL, RT_T0, err);
+}
+
+static pairtok_status run_revoke_id(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    char id[PAIRTOK_ID_DISPLAY_LEN + 1];
+    memcpy(id, rt_hash_of(1), PAIRTOK_ID_DISPLAY_LEN);
+    id[PAIRTOK_ID_DISPLAY_LEN] = '\0';
+    size_t removed = 0;
+    pairtok_status st = pairtok_revoke_id(s, id, &removed, err);
+    if (st == PAIRTOK_OK && removed != 1) {
+        fail_msg("revoke_id removed %zu", removed);
+    }
+    return st;
+}
+
+static pairtok_status run_revoke_principal(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    size_t removed = 0;
+    return pairtok_revoke_principal(s, "alice", &removed, err);
+}
+
+static pairtok_status run_prune(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    size_t removed = 0;
+    return pairtok_prune_at(s, &removed, RT_T0, err);
+}
+
+static pairtok_status run_save(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    char label[] = "bob's tablet";
+    pairtok_record items[2] = {
+        {.expires_at_epoch = RT_T0 + 3000, .issued_at_epoch = RT_T0 - 100, .label = label},
+        {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0},
+    };
+    strcpy(items[0].token_hash, rt_hash_of(1));
+    strcpy(items[0].principal, "bob");
+    strcpy(items[1].token_hash, rt_hash_of(3));
+    strcpy(items[1].principal, "dave");
+    pairtok_record_list list = {items, 2, 2};
+    return pairtok_store_save(s, &list, err);
+}
+
+static pairtok_status run_load(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    pairtok_record_list list = {0};
+    pairtok_status st = pairtok_store_load(s, &list, err);
+    if (st == PAIRTOK_OK && list.count != 3) {
+        fail_msg("load: %zu records", list.count);
+    }
+    if (st != PAIRTOK_OK && list.count != 0) {
+        fail_msg("failed load left %zu records", list.count);
+    }
+    pairtok_record_list_free(&list);
+    return st;
+}
+
+static pairtok_status run_list(pairtok_store *s, run_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    pairtok_record_list list = {0};
+    pairtok_status st = pairtok_list_at(s, NULL, &list, RT_T0, err);
+    if (st == PAIRTOK_OK && list.count != 2) {
+        fail_msg("list: %zu records", list.count);
+    }
+    pairtok_record_list_free(&list);
+    return st;
+}
+
+static const scenario scenarios[] = {
+    {"issue", run_issue, false, false, true, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"issue-new-dir", run_issue, true, false, true, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"redeem", run_redeem, false, false, false, PAIRTOK_OK, PAIRTOK_EDENIED, PAIRTOK_EDENIED},
+    {"redeem-bind", run_redeem_bind, false, true, false, PAIRTOK_OK, PAIRTOK_EDENIED,
+     PAIRTOK_EDENIED},
+    {"redeem-bind-abort", run_redeem_abort, false, true, false, PAIRTOK_EABORTED,
+     PAIRTOK_EABORTED, PAIRTOK_EDENIED},
+    {"revoke-id", run_revoke_id, false, false, false, PAIRTOK_OK, PAIRTOK_ENOTFOUND,
+     PAIRTOK_ENOTFOUND},
+    {"revoke-principal", run_revoke_principal, false, false, false, PAIRTOK_OK, PAIRTOK_OK,
+     PAIRTOK_OK},
+    {"prune", run_prune, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"save", run_save, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"load", run_load, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"list", run_list, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+};
+#define NSCEN (sizeof scenarios / sizeof scenarios[0])
+
+/* ---------------------------------------------------------------------- */
+/* Fixture: a directory, the old version, and the reference versions.     */
+/* ---------------------------------------------------------------------- */
+
+typedef struct fixture {
+    const scenario *sc;
+    char *root;
+    char dir[1024];
+    char path[1100];
+    char lock[1200];
+    rt_blob old, fresh, reserved; /* reserved: two-phase only */
+    const char *known[RT_NTOK];
+    /* statistics */
+    unsigned long iterations, failures, tolerated;
+} fixture;
+
+/* Lay down the old version: the directory (unless the scenario starts
+ * without one) and the store file. */
+static void reset(fixture *f)
+{
+    rt_empty_dir(f->root);
+    if (!f->sc->new_dir) {
+        if (mkdir(f->dir, 0700) != 0) {
+            fail_msg("mkdir %s: %s", f->dir, strerror(errno));
+        }
+        rt_restore(f->path, &f->old, 0600);
+    }
+}
+
+static pairtok_store *open_store(const fixture *f, uint32_t lock_timeout_ms)
+{
+    pairtok_options opts = {.lock_timeout_ms = lock_timeout_ms};
+    pairtok_store *s = NULL;
+    pairtok_error err;
+    assert_int_equal(pairtok_store_open(f->path, &opts, &s, &err), PAIRTOK_OK);
+    return s;
+}
+
+/* The file, with freshly issued hashes masked when the scenario has one. */
+static rt_blob current(const fixture *f)
+{
+    rt_blob b = rt_read(f->path);
+    if (b.exists && f->sc->random_hash) {
+        rt_mask_unknown_hashes(b.data, b.len, f->known, RT_NTOK);
+    }
+    return b;
+}
+
+static int setup(void **state, const scenario *sc)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->sc = sc;
+    f->root = rt_mkdtemp("faults");
+    /* issue-new-dir starts without the directory and its parents. */
+    snprintf(f->dir, sizeof f->dir, "%s/%s", f->root, sc->new_dir ? "w/a/b" : "w");
+    snprintf(f->path, sizeof f->path, "%s/pair-tokens.toml", f->dir);
+    snprintf(f->lock, sizeof f->lock, "%s.lock", f->path);
+    for (size_t i = 0; i < RT_NTOK; i++) {
+        f->known[i] = rt_hash_of(i);
+    }
+    if (!sc->new_dir) {
+        char *text = rt_base_store();
+        f->old.exists = true;
+        f->old.data = text;
+        f->old.len = strlen(text);
+    }
+    /* Reference run, without faults. */
+    reset(f);
+    pairtok_store *s = open_store(f, 0);
+    run_ctx c = {.capture_path = f->path};
+    pairtok_error err;
+    pairtok_status st = sc->run(s, &c, &err);
+    if (st != sc->ok) {
+        fail_msg("%s: reference run: %d %s", sc->name, st, err.message);
+    }
+    pairtok_store_close(s);
+    f->fresh = current(f);
+    if (sc->two_phase) {
+        assert_int_equal(c.bind_calls, 1);
+        f->reserved = c.captured;
+        assert_true(f->reserved.exists);
+        assert_non_null(strstr(f->reserved.data, "reserved_at_epoch"));
+        assert_false(rt_blob_eq(&f->reserved, &f->old));
+        assert_false(rt_blob_eq(&f->reserved, &f->fresh));
+    } else {
+        rt_blob_free(&c.captured);
+    }
+    assert_true(f->fresh.exists);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    print_message("# %s: %lu iterations, %lu injected failures, %lu tolerated\n", f->sc->name,
+                  f->iterations, f->failures, f->tolerated);
+    rt_rm_tree(f->root);
+    free(f->root);
+    rt_blob_free(&f->old);
+    rt_blob_free(&f->fresh);
+    rt_blob_free(&f->reserved);
+    free(f);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The checks.                                                            */
+/* ---------------------------------------------------------------------- */
+
+enum version { V_OLD, V_NEW, V_RESERVED, V_OTHER };
+
+static bool is_version(const fixture *f, const rt_blob *want)
+{
+    rt_blob now = current(f);
+    bool same = rt_blob_eq(&now, want);
+    rt_blob_free(&now);
+    return same;
+}
+
+static enum version classify(const fixture *f)
+{
+    rt_blob now = current(f);
+    enum version v = V_OTHER;
+    if (rt_blob_eq(&now, &f->old)) {
+        v = V_OLD;
+    } else if (rt_blob_eq(&now, &f->fresh)) {
+        v = V_NEW;
+    } else if (f->sc->two_phase && rt_blob_eq(&now, &f->reserved)) {
+        v = V_RESERVED;
+    }
+    if (v == V_OTHER) {
+        fail_msg("%s: the store is neither the old nor the new version:\n%s", f->sc->name,
+                 now.exists ? now.data : "(missing)");
+    }
+    rt_blob_free(&now);
+    return v;
+}
+
+/* Everything that must hold after any run, failed or not. */
+static void check_clean(const fixture *f, const char *what)
+{
+    size_t temps = rt_count_temps(f->dir, "pair-tokens.toml");
+    if (temps != 0) {
+        fail_msg("%s: %s: %zu temp file(s) left", f->sc->name, what, temps);
+    }
+    if (!rt_lock_is_free(f->lock)) {
+        fail_msg("%s: %s: the lock is still held", f->sc->name, what);
+    }
+    /* Another handle locks at once (prune of nothing takes the lock). */
+    pairtok_store *other = open_store(f, 1);
+    size_t removed;
+    pairtok_error err;
+    pairtok_status st = pairtok_prune_at(other, &removed, 0, &err);
+    if (st != PAIRTOK_OK || removed != 0) {
+        fail_msg("%s: %s: second handle: %d %s", f->sc->name, what, st, err.message);
+    }
+    pairtok_store_close(other);
+}
+
+static bool names_call(const char *message, rt_call call)
+{
+    char words[64];
+    snprintf(words, sizeof words, "%s", rt_call_keyword(call));
+    for (char *w = strtok(words, "|"); w != NULL; w = strtok(NULL, "|")) {
+        if (strstr(message, w) != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A reported failure: status, errno, and a message that names the call
+ * and the path. */
+static void check_error(const fixture *f, pairtok_status st, const pairtok_error *err,
+                        const run_ctx *c, unsigned long n)
+{
+    rt_call call = rt_fault.fired_call;
+    pairtok_status want = PAIRTOK_EIO;
+    if (f->sc->ok == PAIRTOK_EABORTED && c->bind_calls > 0) {
+        want = PAIRTOK_EABORTED;
+    }
+    if (st != want || err->code != st || err->sys_errno != rt_fault.errnum) {
+        fail_msg("%s: %s #%lu failing (%s): status %d errno %d, want %d errno %d: %s",
+                 f->sc->name, rt_call_name(call), n, strerror(rt_fault.errnum), st,
+                 err->sys_errno, want, rt_fault.errnum, err->message);
+    }
+    if (!names_call(err->message, call) ||
+        strstr(err->message, f->root) == NULL) {
+        fail_msg("%s: %s failing: message does not name '%s' and the path: %s", f->sc->name,
+                 rt_call_name(call), rt_call_keyword(call), err->message);
+    }
+    if (strstr(err->message, strerror(rt_fault.errnum)) == NULL) {
+        fail_msg("%s: message lacks strerror: %s", f->sc->name, err->message);
+    }
+}
+
+/* Which versions a failed run may leave, given where it failed.  Before
+ * the rename: the old one.  A failure of the directory fsync after the
+ * rename: the one just written.  For two-phase redeem: once bind has been
+ * called, never the old one (the reservation was durable first). */
+static void check_failed_version(const fixture *f, enum version v, const run_ctx *c)
+{
+    bool after_rename = rt_fault.fired_call == RT_FSYNC && rt_fault.per_call[RT_RENAMEAT] > 0 &&
+                        rt_fault.per_call[RT_FSYNC] % 2 == 0;
+    const char *names[] = {"old", "new", "reserved", "other"};
+    bool ok;
+    if (!f->sc->two_phase) {
+        ok = v == V_OLD || (v == V_NEW && after_rename);
+    } else if (c->bind_calls == 0) {
+        ok = v == V_OLD || (v == V_RESERVED && after_rename);
+    } else if (f->sc->ok == PAIRTOK_OK) {
+        /* bound, then deleting failed: stays reserved (or deleted) */
+        ok = v == V_RESERVED || (v == V_NEW && after_rename);
+    } else {
+        /* bind refused, then releasing failed: stays reserved */
+        ok = v == V_RESERVED || (v == V_NEW && after_rename);
+    }
+    if (!ok) {
+        fail_msg("%s: failing %s (bind called %d times) left the %s version", f->sc->name,
+                 rt_call_name(rt_fault.fired_call), c->bind_calls, names[v]);
+    }
+}
+
+/* One injected failure at call n, then the checks and a retry. */
+static bool one_run(fixture *f, rt_mode mode, unsigned long n, int errnum, bool warm)
+{
+    reset(f);
+    size_t fds = rt_open_fds();
+    pairtok_store *s = open_store(f, 0);
+    pairtok_internal_set_sys(s, &rt_sys);
+    pairtok_error err;
+    if (warm && !f->sc->new_dir) {
+        pairtok_record_list list = {0};
+        rt_fault_arm(RT_PASS, 0, 0);
+        assert_int_equal(pairtok_list_at(s, NULL, &list, RT_T0, &err), PAIRTOK_OK);
+        pairtok_record_list_free(&list);
+    }
+    run_ctx c = {0};
+    rt_fault_arm(mode, n, errnum);
+    pairtok_status st = f->sc->run(s, &c, &err);
+    rt_faults seen = rt_fault;
+    rt_fault_arm(RT_PASS, 0, 0);
+    f->iterations++;
+
+    enum version v = classify(f);
+    /* A refused bind is EABORTED either way; the message tells whether
+     * releasing the token worked. */
+    bool succeeded = st == f->sc->ok && (st != PAIRTOK_EABORTED ||
+                                         strstr(err.message, "still redeemable") != NULL);
+    if (!seen.fired || mode == RT_EINTR || succeeded) {
+        /* No fault, a retried one, or one the library may ignore. */
+        if (!succeeded) {
+            fail_msg("%s: %s on %s #%lu: status %d: %s", f->sc->name,
+                     mode == RT_EINTR ? "EINTR" : "fault", rt_call_name(seen.fired_call), n, st,
+                     err.message);
+        }
+        if (!is_version(f, &f->fresh)) {
+            fail_msg("%s: succeeded but the store is not the new version", f->sc->name);
+        }
+        if (f->sc->two_phase && c.bind_calls != 1) {
+            fail_msg("%s: bind called %d times", f->sc->name, c.bind_calls);
+        }
+        if (seen.violation != NULL || seen.rename_pending) {
+            fail_msg("%s: not durable: %s", f->sc->name,
+                     seen.violation ? seen.violation : "no directory fsync after the rename");
+        }
+        /* Only failures that cost nothing but a cache or a descriptor may
+         * be ignored: never a failed write, fsync, rename, chmod or lock. */
+        if (seen.fired && mode == RT_FAIL && seen.fired_call != RT_CLOSE &&
+            seen.fired_call != RT_OPENAT && seen.fired_call != RT_FSTAT &&
+            seen.fired_call != RT_UNLINKAT) {
+            fail_msg("%s: a failing %s (#%lu) was ignored", f->sc->name,
+                     rt_call_name(seen.fired_call), n);
+        }
+        f->tolerated += seen.fired;
+    } else {
+        rt_fault = seen; /* for the messages */
+        check_error(f, st, &err, &c, n);
+        check_failed_version(f, v, &c);
+        rt_fault_arm(RT_PASS, 0, 0);
+        f->failures++;
+    }
+    check_clean(f, seen.fired ? rt_call_name(seen.fired_call) : "no fault");
+
+    /* Retry on the same handle, faults off. */
+    run_ctx again = {0};
+    pairtok_status want = v == V_OLD        ? f->sc->ok
+                          : v == V_RESERVED ? f->sc->on_reserved
+                                            : f->sc->again;
+    st = f->sc->run(s, &again, &err);
+    if (st != want) {
+        fail_msg("%s: retry after failing %s #%lu (store was %d): status %d, want %d: %s",
+                 f->sc->name, rt_call_name(seen.fired_call), n, v, st, want, err.message);
+    }
+    if (v == V_OLD) {
+        if (!is_version(f, &f->fresh)) {
+            fail_msg("%s: retry did not produce the new version", f->sc->name);
+        }
+    }
+    check_clean(f, "retry");
+    pairtok_store_close(s);
+    size_t fds_after = rt_open_fds();
+    if (fds_after != fds) {
+        fail_msg("%s: failing %s #%lu leaked %zd descriptor(s)", f->sc->name,
+                 rt_call_name(seen.fired_call), n, (ssize_t)fds_after - (ssize_t)fds);
+    }
+    return seen.fired;
+}
+
+static void sweep(fixture *f, rt_mode mode, int errnum, bool warm)
+{
+    unsigned long n = 1;
+    while (one_run(f, mode, n, errnum, warm)) {
+        if (++n > MAX_CALLS) {
+            fail_msg("%s: more than %d system calls", f->sc->name, MAX_CALLS);
+        }
+    }
+    if (mode == RT_FAIL && n < 4) {
+        fail_msg("%s: only %lu calls counted", f->sc->name, n - 1);
+    }
+}
+
+static void test_errnos(void **state)
+{
+    fixture *f = *state;
+    static const int errnos[] = {EIO, ENOSPC, EACCES, EDQUOT};
+    size_t n = rt_is_asan() ? 2 : sizeof errnos / sizeof errnos[0];
+    for (size_t i = 0; i < n; i++) {
+        sweep(f, RT_FAIL, errnos[i], false);
+    }
+    sweep(f, RT_FAIL, EIO, true);
+}
+
+static void test_eintr_and_short_io(void **state)
+{
+    fixture *f = *state;
+    sweep(f, RT_EINTR, EINTR, false);
+    sweep(f, RT_EINTR, EINTR, true);
+    rt_fault.short_io = true;
+    one_run(f, RT_PASS, 0, 0, false);
+    one_run(f, RT_PASS, 0, 0, true);
+    rt_fault.short_io = false;
+}
+
+/* One setup per scenario and test. */
+#define SCEN(i)                                                                                    \
+    static int setup_##i(void **state)                                                             \
+    {                                                                                              \
+        return setup(state, &scenarios[i]);                                                        \
+    }
+SCEN(0)
+SCEN(1)
+SCEN(2)
+SCEN(3)
+SCEN(4)
+SCEN(5)
+SCEN(6)
+SCEN(7)
+SCEN(8)
+SCEN(9)
+SCEN(10)
+_Static_assert(NSCEN == 11, "one SCEN() per scenario");
+
+#define TESTS(i, name)                                                                             \
+    {name ": EIO/ENOSPC/EACCES/EDQUOT at every call", test_errnos, setup_##i, teardown, NULL},     \
+        {name ": EINTR and short reads/writes are retried", test_eintr_and_short_io, setup_##i,    \
+         teardown, NULL}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TESTS(0, "issue"),       TESTS(1, "issue-new-dir"),    TESTS(2, "redeem"),
+        TESTS(3, "redeem-bind"), TESTS(4, "redeem-bind-abort"), TESTS(5, "revoke-id"),
+        TESTS(6, "revoke-principal"), TESTS(7, "prune"), TESTS(8, "save"),
+        TESTS(9, "load"),        TESTS(10, "list"),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
