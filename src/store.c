@@ -329,6 +329,12 @@ static int produce_doc(fsafe_out *out, void *doc)
 
 static pairtok_status txn_commit(pairtok_store *s, txn *t, pairtok_error *err)
 {
+    /* An empty store is an empty file (or only the unknown keys), not
+     * `pair_token = []`: what a fresh store looks like to every reader. */
+    toml_node *records = doc_records(t->ref.doc, false);
+    if (records != NULL && doc_count(records) == 0) {
+        toml_table_remove(toml_root(t->ref.doc), "pair_token", strlen("pair_token"));
+    }
     int keep = -1;
     pairtok_status st =
         fsafe_replace(s->sys, t->dirfd, s->base, s->path, produce_doc, t->ref.doc, &keep, err);
@@ -869,6 +875,12 @@ static int by_expiry(const void *a, const void *b)
 pairtok_status pairtok_list_at(pairtok_store *store, const char *principal,
                                pairtok_record_list *out, uint64_t now, pairtok_error *err)
 {
+    const char *problem =
+        principal ? pairtok_principal_problem(principal, strnlen(principal, 256)) : NULL;
+    if (problem != NULL) {
+        pairtok_record_list_free(out);
+        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
+    }
     export_ctx ctx = {out, principal, true, now};
     pairtok_status st = export_into(store, &ctx, err);
     if (st == PAIRTOK_OK && out->count > 1) {

@@ -502,10 +502,14 @@ static void redeem_is_single_use_and_refusals_look_alike(void **state)
     assert_string_equal(e1.message, "pair token invalid or expired");
     assert_string_equal(e1.message, e2.message);
     assert_string_equal(e2.message, e3.message);
-    /* The expired record was pruned in the same write. */
+    /* The expired record was pruned in the same write, and an empty store
+     * is an empty file. */
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(f->store, &list, &e1), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
+    char *text = tu_read_file(f->path, NULL);
+    assert_string_equal(text, "");
+    free(text);
 }
 
 static void malformed_tokens_are_invalid_arguments(void **state)
@@ -762,6 +766,8 @@ static void list_is_sorted_by_expiry_and_filters(void **state)
     assert_string_equal(list.items[2].label, "late");
     assert_int_equal(pairtok_list_at(f->store, "alice", &list, NOW, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 2);
+    assert_int_equal(pairtok_list_at(f->store, "a/b", &list, NOW, &err), PAIRTOK_EINVAL);
+    assert_int_equal(list.count, 0);
     pairtok_record_list_free(&list);
     size_t removed;
     assert_int_equal(pairtok_prune_at(f->store, &removed, NOW + 60, &err), PAIRTOK_OK);
