@@ -456,8 +456,8 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3) pairtok_status
 /**
  * pairtok_list_at - the outstanding tokens (`expires_at_epoch > now`), sorted
  * by expiry then hash, into `out` (cleared first).  `principal` NULL means
- * all; a malformed one is PAIRTOK_EINVAL.  Reads without the lock, like pairtok_store_load(). Never
- * returns raw tokens - they are not stored.
+ * all; a malformed one is PAIRTOK_EINVAL.  Reads without the lock, like
+ * pairtok_store_load().  Never returns raw tokens - they are not stored.
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3) pairtok_status
     pairtok_list_at(pairtok_store *store, const char *principal, pairtok_record_list *out,
