@@ -266,9 +266,30 @@ pairtok_status doc_append(toml_doc *doc, const pairtok_record *rec, pairtok_erro
     return PAIRTOK_OK;
 }
 
+/* True if the five known fields of `table` already hold `rec`. */
+static bool rec_equals(const toml_node *table, const pairtok_record *rec)
+{
+    size_t len;
+    const char *principal = rec_principal(table, &len);
+    if (len != strlen(rec->principal) || memcmp(principal, rec->principal, len) != 0 ||
+        rec_expires(table) != rec->expires_at_epoch || rec_issued(table) != rec->issued_at_epoch ||
+        memcmp(rec_hash(table), rec->token_hash, PAIRTOK_HASH_LEN) != 0) {
+        return false;
+    }
+    const toml_node *label = field(table, F_LABEL);
+    if (label == NULL || rec->label == NULL) {
+        return label == NULL && rec->label == NULL;
+    }
+    const char *text = toml_string(label, &len);
+    return len == strlen(rec->label) && memcmp(text, rec->label, len) == 0;
+}
+
 pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec,
                           pairtok_error *err)
 {
+    if (rec_equals(table, rec)) {
+        return PAIRTOK_OK; /* the common case: rewriting what was loaded */
+    }
     static const char *const known[] = {F_HASH, F_PRINCIPAL, F_EXPIRES, F_ISSUED, F_LABEL};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         toml_table_remove(table, known[i], strlen(known[i]));

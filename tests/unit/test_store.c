@@ -793,6 +793,31 @@ static void save_refuses_invalid_records_and_duplicates(void **state)
     pairtok_record_list_free(&list);
 }
 
+static void save_updates_changed_records_and_keeps_their_unknown_keys(void **state)
+{
+    fixture *f = *state;
+    write_store(f,
+                "[[pair_token]]\ntoken_hash = \"" HASH_A "\"\nprincipal = \"alice\"\n"
+                "expires_at_epoch = 10\nissued_at_epoch = 5\nscope = \"ro\"\n",
+                0600);
+    pairtok_record_list list = {0};
+    pairtok_record r = {HASH_A, "bob", 20, 6, "new label"};
+    assert_int_equal(pairtok_list_push(&list, &r, NULL), PAIRTOK_OK);
+    pairtok_error err;
+    assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
+    pairtok_record_list_free(&list);
+    char *text = tu_read_file(f->path, NULL);
+    assert_non_null(strstr(text, "scope = \"ro\""));
+    assert_non_null(strstr(text, "principal = \"bob\""));
+    assert_non_null(strstr(text, "label = \"new label\""));
+    assert_null(strstr(text, "alice"));
+    free(text);
+    assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_OK);
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0].expires_at_epoch, 20);
+    pairtok_record_list_free(&list);
+}
+
 /* ---- paths -------------------------------------------------------------- */
 
 static void default_path_follows_environment(void **state)
@@ -848,6 +873,7 @@ int main(void)
         T(revoke_by_id_prefix_and_principal),
         T(list_is_sorted_by_expiry_and_filters),
         T(save_refuses_invalid_records_and_duplicates),
+        T(save_updates_changed_records_and_keeps_their_unknown_keys),
         T(default_path_follows_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
