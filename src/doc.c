@@ -284,10 +284,11 @@ static bool rec_equals(const toml_node *table, const pairtok_record *rec)
     return len == strlen(rec->label) && memcmp(text, rec->label, len) == 0;
 }
 
-pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec,
+pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec, bool *changed,
                           pairtok_error *err)
 {
-    if (rec_equals(table, rec)) {
+    *changed = !rec_equals(table, rec);
+    if (!*changed) {
         return PAIRTOK_OK; /* the common case: rewriting what was loaded */
     }
     static const char *const known[] = {F_HASH, F_PRINCIPAL, F_EXPIRES, F_ISSUED, F_LABEL};

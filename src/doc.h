@@ -41,9 +41,9 @@ PAIRTOK_HIDDEN pairtok_status doc_append(toml_doc *doc, const pairtok_record *re
                                          pairtok_error *err);
 
 /* Overwrite the five known fields of `table` with `rec`, keeping its other
- * keys. */
+ * keys; *changed tells whether anything differed (else nothing is done). */
 PAIRTOK_HIDDEN pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec,
-                                         pairtok_error *err);
+                                         bool *changed, pairtok_error *err);
 
 /* Remove, keeping order, every record for which `drop` is true; returns how
  * many were removed. */

@@ -9,13 +9,16 @@ const char *pairtok_hash_problem(const char *hash, size_t len)
     if (len != PAIRTOK_HASH_LEN) {
         return "must be 64 lowercase hex digits (sha256 of the token)";
     }
+    /* No branch per character: hex digits are random, so a branch on
+     * digit-or-letter mispredicts about a third of the time. */
+    unsigned bad = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = hash[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return "must be 64 lowercase hex digits (sha256 of the token)";
-        }
+        unsigned c = (unsigned char)hash[i];
+        unsigned digit = c - (unsigned)'0' < 10u;
+        unsigned letter = c - (unsigned)'a' < 6u;
+        bad |= (digit | letter) ^ 1u;
     }
-    return NULL;
+    return bad ? "must be 64 lowercase hex digits (sha256 of the token)" : NULL;
 }
 
 const char *pairtok_principal_problem(const char *principal, size_t len)

@@ -582,14 +582,26 @@ static bool has_hash(const toml_node *rec, const void *hash)
     return memcmp(rec_hash(rec), hash, PAIRTOK_HASH_LEN) == 0;
 }
 
+typedef struct consume_ctx {
+    const char *hash;
+    uint64_t now;
+} consume_ctx;
+
+/* The token (or a duplicate of it), or an expired record. */
+static bool is_consumed(const toml_node *rec, const void *ctx)
+{
+    const consume_ctx *c = ctx;
+    return rec_expires(rec) <= c->now || has_hash(rec, c->hash);
+}
+
 /* Delete the token (and any duplicate of it) and prune, then save. */
 static pairtok_status consume(pairtok_store *s, txn *t, const char *hash, uint64_t now,
                               pairtok_error *err)
 {
     toml_node *records = doc_records(t->ref.doc, false);
     t->ref.dirty = true;
-    doc_remove_where(records, has_hash, hash);
-    doc_remove_where(records, rec_is_expired, &now);
+    consume_ctx c = {hash, now};
+    doc_remove_where(records, is_consumed, &c);
     return txn_commit(s, t, err);
 }
 
@@ -899,12 +911,6 @@ pairtok_status pairtok_list(pairtok_store *store, const char *principal, pairtok
 /* Save.                                                                  */
 /* ---------------------------------------------------------------------- */
 
-static int by_hash_ptr(const void *a, const void *b)
-{
-    return strcmp((*(const pairtok_record *const *)a)->token_hash,
-                  (*(const pairtok_record *const *)b)->token_hash);
-}
-
 static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairtok_error *err)
 {
     const char *problem = pairtok_hash_problem(r->token_hash, strnlen(r->token_hash, 65));
@@ -926,56 +932,84 @@ static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairt
     return PAIRTOK_OK;
 }
 
-/* Validate the list and return its records sorted by hash (for lookup),
- * refusing duplicates. */
-static pairtok_status index_records(const pairtok_record_list *list, const pairtok_record ***sorted,
+/* The list indexed by token_hash: open addressing, slots hold list index + 1.
+ * Hashes are checked to be 64 lowercase hex digits before they are indexed;
+ * their first 16 digits, mixed with a random key drawn per call, pick the
+ * slot, so a crafted store file cannot aim lookups at one chain. */
+typedef struct save_ctx {
+    const pairtok_record_list *list;
+    size_t *slots;
+    size_t mask;
+    uint64_t key;
+    bool *present; /* per list index: already in the file */
+} save_ctx;
+
+static size_t slot_of(const save_ctx *c, const char *hash)
+{
+    uint64_t a, b;
+    memcpy(&a, hash, sizeof a);
+    memcpy(&b, hash + sizeof a, sizeof b);
+    uint64_t h = (a ^ c->key) * 0x9E3779B97F4A7C15u;
+    h = (h ^ (h >> 29) ^ b) * 0xBF58476D1CE4E5B9u;
+    return (size_t)(h ^ (h >> 32)) & c->mask;
+}
+
+/* List index of `hash`, or SIZE_MAX.  `guess` is tried first: a file
+ * usually holds the records in the order of the list being saved. */
+static size_t list_find(const save_ctx *c, const char *hash, size_t guess)
+{
+    const pairtok_record *items = c->list->items;
+    if (guess < c->list->count && memcmp(items[guess].token_hash, hash, PAIRTOK_HASH_LEN) == 0) {
+        return guess;
+    }
+    for (size_t i = slot_of(c, hash), v; (v = c->slots[i]) != 0; i = (i + 1) & c->mask) {
+        if (memcmp(items[v - 1].token_hash, hash, PAIRTOK_HASH_LEN) == 0) {
+            return v - 1;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Validate the list and index it by hash, refusing duplicates. */
+static pairtok_status index_records(const pairtok_record_list *list, save_ctx *c,
                                     pairtok_error *err)
 {
-    *sorted = NULL;
     for (size_t i = 0; i < list->count; i++) {
         pairtok_status st = check_save_record(&list->items[i], i, err);
         if (st != PAIRTOK_OK) {
             return st;
         }
     }
-    const pairtok_record **idx = malloc((list->count ? list->count : 1) * sizeof *idx);
-    if (idx == NULL) {
+    size_t cap = 16;
+    while (cap < 2 * list->count) {
+        cap *= 2;
+    }
+    c->list = list;
+    c->mask = cap - 1;
+    c->key = (uint64_t)randombytes_random() << 32 | randombytes_random();
+    c->slots = calloc(cap, sizeof *c->slots);
+    c->present = calloc(list->count ? list->count : 1, sizeof *c->present);
+    if (c->slots == NULL || c->present == NULL) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     for (size_t i = 0; i < list->count; i++) {
-        idx[i] = &list->items[i];
-    }
-    qsort(idx, list->count, sizeof *idx, by_hash_ptr);
-    for (size_t i = 1; i < list->count; i++) {
-        if (strcmp(idx[i - 1]->token_hash, idx[i]->token_hash) == 0) {
-            pairtok_fail(err, PAIRTOK_EINVAL, 0, "records[%zu]: token_hash %.12s... appears twice",
-                         (size_t)(idx[i] - list->items), idx[i]->token_hash);
-            free(idx);
-            return PAIRTOK_EINVAL;
+        const char *hash = list->items[i].token_hash;
+        if (list_find(c, hash, SIZE_MAX) != SIZE_MAX) {
+            return pairtok_fail(err, PAIRTOK_EINVAL, 0,
+                                "records[%zu]: token_hash %.12s... appears twice", i, hash);
         }
+        size_t at = slot_of(c, hash);
+        while (c->slots[at] != 0) {
+            at = (at + 1) & c->mask;
+        }
+        c->slots[at] = i + 1;
     }
-    *sorted = idx;
     return PAIRTOK_OK;
-}
-
-typedef struct save_ctx {
-    const pairtok_record **sorted;
-    size_t count;
-    bool *present; /* per sorted index: already in the file */
-} save_ctx;
-
-static const pairtok_record **lookup(const save_ctx *c, const char *hash)
-{
-    pairtok_record key;
-    memcpy(key.token_hash, hash, PAIRTOK_HASH_LEN);
-    key.token_hash[PAIRTOK_HASH_LEN] = '\0';
-    const pairtok_record *kp = &key;
-    return bsearch(&kp, c->sorted, c->count, sizeof *c->sorted, by_hash_ptr);
 }
 
 static bool not_in_list(const toml_node *rec, const void *c)
 {
-    return lookup(c, rec_hash(rec)) == NULL;
+    return list_find(c, rec_hash(rec), SIZE_MAX) == SIZE_MAX;
 }
 
 static pairtok_status save_locked(pairtok_store *s, txn *t, const pairtok_record_list *list,
@@ -984,18 +1018,24 @@ static pairtok_status save_locked(pairtok_store *s, txn *t, const pairtok_record
     t->ref.dirty = true;
     toml_node *records = doc_records(t->ref.doc, false);
     doc_remove_where(records, not_in_list, c);
+    size_t next = 0;
     for (size_t i = 0; i < doc_count(records); i++) {
         toml_node *table = toml_array_at(records, i);
-        const pairtok_record **hit = lookup(c, rec_hash(table));
-        c->present[hit - c->sorted] = true;
-        pairtok_status st = rec_update(t->ref.doc, table, *hit, err);
+        size_t at = list_find(c, rec_hash(table), next);
+        next = at + 1;
+        c->present[at] = true;
+        bool changed;
+        pairtok_status st = rec_update(t->ref.doc, table, &list->items[at], &changed, err);
         if (st != PAIRTOK_OK) {
             return st;
         }
+        /* Rewritten fields leave garbage in the arena: count them as edits
+         * so the cache is re-parsed before it grows far. */
+        t->ref.edits += changed;
     }
     for (size_t i = 0; i < list->count; i++) {
-        const pairtok_record **hit = lookup(c, list->items[i].token_hash);
-        if (!c->present[hit - c->sorted]) {
+        if (!c->present[i]) {
+            t->ref.edits++;
             pairtok_status st = doc_append(t->ref.doc, &list->items[i], err);
             if (st != PAIRTOK_OK) {
                 return st;
@@ -1009,23 +1049,17 @@ pairtok_status pairtok_store_save(pairtok_store *store, const pairtok_record_lis
                                   pairtok_error *err)
 {
     pairtok_error_clear(err);
-    save_ctx c = {NULL, records->count, NULL};
-    pairtok_status st = index_records(records, &c.sorted, err);
-    if (st != PAIRTOK_OK) {
-        return st;
-    }
-    c.present = calloc(records->count ? records->count : 1, sizeof *c.present);
-    if (c.present == NULL) {
-        free(c.sorted);
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
-    }
-    txn t;
-    st = txn_begin(store, true, &t, err);
+    save_ctx c = {0};
+    pairtok_status st = index_records(records, &c, err);
     if (st == PAIRTOK_OK) {
-        st = save_locked(store, &t, records, &c, err);
+        txn t;
+        st = txn_begin(store, true, &t, err);
+        if (st == PAIRTOK_OK) {
+            st = save_locked(store, &t, records, &c, err);
+        }
+        txn_end(store, &t);
     }
-    txn_end(store, &t);
     free(c.present);
-    free(c.sorted);
+    free(c.slots);
     return st;
 }
