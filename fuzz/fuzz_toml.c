@@ -3,9 +3,9 @@
  *
  * Every input is parsed from a buffer of exactly its size (so a read past
  * the end is caught).  A failed parse must say where and why.  A successful
- * one is written, and the text must parse again to an equal tree and write
- * back to the very same bytes (the writer is canonical).  Any broken
- * promise aborts.
+ * one is written (streamed and in one buffer, the same bytes), and the text
+ * must parse again to an equal tree and write back to the very same bytes
+ * (the writer is canonical).  Any broken promise aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +30,26 @@ static void check_error(const toml_error *err)
     check(err->oom || err->line > 0 || err->col == 0, "an error without a position");
 }
 
+typedef struct collected {
+    char *bytes;
+    size_t len, cap;
+} collected;
+
+static int collect(const char *bytes, size_t len, void *ctx)
+{
+    collected *c = ctx;
+    if (c->len + len > c->cap) {
+        size_t cap = (c->len + len) * 2;
+        char *bigger = realloc(c->bytes, cap);
+        check(bigger != NULL, "out of memory");
+        c->bytes = bigger;
+        c->cap = cap;
+    }
+    memcpy(c->bytes + c->len, bytes, len);
+    c->len += len;
+    return 0;
+}
+
 static void check_round_trip(const toml_doc *doc)
 {
     char *text = NULL, *again = NULL;
@@ -43,8 +63,14 @@ static void check_round_trip(const toml_doc *doc)
         abort();
     }
     check(toml_equal(toml_root(doc), toml_root(reread)), "re-read tree differs");
+    collected streamed = {NULL, 0, 0};
+    check(toml_write(doc, collect, &streamed) == 0, "toml_write failed");
+    check(streamed.len == len && (len == 0 || memcmp(streamed.bytes, text, len) == 0),
+          "toml_write and toml_write_alloc differ");
+    free(streamed.bytes);
     check(toml_write_alloc(reread, &again, &again_len) == 0, "second write failed");
-    check(again_len == len && memcmp(again, text, len) == 0, "writer is not canonical");
+    check(again_len == len && (len == 0 || memcmp(again, text, len) == 0),
+          "writer is not canonical");
     free(again);
     toml_free(reread);
     free(text);

@@ -349,6 +349,9 @@ const char *rt_call_keyword(rt_call c)
     return c < RT_NCALLS ? call_keywords[c] : "?";
 }
 
+/* Set by f_fsync around its gate: is the descriptor a directory's? */
+static bool call_on_dir;
+
 /* Decide the fate of one call: 0 = go ahead, -1 = fail it (errno set). */
 static int gate(rt_call c)
 {
@@ -363,6 +366,7 @@ static int gate(rt_call c)
     }
     rt_fault.fired = true;
     rt_fault.fired_call = c;
+    rt_fault.fired_on_dir = call_on_dir;
     switch (rt_fault.mode) {
     case RT_EXIT:
         _exit(rt_fault.exit_code);
@@ -411,11 +415,15 @@ static ssize_t f_write(int fd, const void *buf, size_t len)
 
 static int f_fsync(int fd)
 {
-    if (gate(RT_FSYNC) || fsync(fd) != 0) {
+    struct stat st;
+    call_on_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    int failed = gate(RT_FSYNC);
+    bool on_dir = call_on_dir;
+    call_on_dir = false;
+    if (failed || fsync(fd) != 0) {
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (on_dir) {
         rt_fault.rename_pending = false;
     } else if (fd == rt_fault.written_fd) {
         rt_fault.written_unsynced = false;

@@ -107,6 +107,7 @@ typedef struct rt_faults {
     unsigned long calls;  /* counted so far */
     bool fired;           /* the fault was injected */
     rt_call fired_call;   /* which call it hit */
+    bool fired_on_dir;    /* ... on a directory's descriptor (fsync) */
     unsigned long per_call[RT_NCALLS];
     /* Durability order of successful calls: a renameat must come after an
      * fsync of the last file written, and be followed by an fsync of a

@@ -397,8 +397,8 @@ static void check_error(const fixture *f, pairtok_status st, const pairtok_error
  * called, never the old one (the reservation was durable first). */
 static void check_failed_version(const fixture *f, enum version v, const run_ctx *c)
 {
-    bool after_rename = rt_fault.fired_call == RT_FSYNC && rt_fault.per_call[RT_RENAMEAT] > 0 &&
-                        rt_fault.per_call[RT_FSYNC] % 2 == 0;
+    bool after_rename = rt_fault.fired_call == RT_FSYNC && rt_fault.fired_on_dir &&
+                        rt_fault.rename_pending;
     const char *names[] = {"old", "new", "reserved", "other"};
     bool ok;
     if (!f->sc->two_phase) {

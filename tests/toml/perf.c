@@ -5,8 +5,9 @@
  *   toml-perf [RECORDS [RUNS]]     defaults: 100000 records, 7 runs
  *
  * Prints the median parse and write throughput in MB/s (10^6 bytes per
- * second) by the wall clock and by CPU time and the memory the parsed tree holds (growth of the
- * resident set over the first parse): bytes per record and (input + tree) / input.
+ * second), by the wall clock and by CPU time (the machine may be shared),
+ * and the memory the parsed tree holds (growth of the resident set over the
+ * first parse): bytes per record and (input + tree) / input.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -299,6 +299,8 @@ static void test_integer_boundaries(void **state)
                         "oct = 0o777777777777777777777\n"
                         "bin = 0b111111111111111111111111111111111111111111111111111111111111111\n"
                         "zero = -0\n"
+                        "eight = 12345678\nnine = -123456789\nus = 1234_5678_9\n"
+                        "e18 = 999999999999999999\ne19 = 1000000000000000000\n"
                         "lead = 0x0000_0001\n");
     assert_true(toml_integer(get(p.root, "max")) == INT64_MAX);
     assert_true(toml_integer(get(p.root, "min")) == INT64_MIN);
@@ -306,6 +308,11 @@ static void test_integer_boundaries(void **state)
     assert_true(toml_integer(get(p.root, "oct")) == INT64_MAX);
     assert_true(toml_integer(get(p.root, "bin")) == INT64_MAX);
     assert_true(toml_integer(get(p.root, "zero")) == 0);
+    assert_true(toml_integer(get(p.root, "eight")) == 12345678);
+    assert_true(toml_integer(get(p.root, "nine")) == -123456789);
+    assert_true(toml_integer(get(p.root, "us")) == 123456789);
+    assert_true(toml_integer(get(p.root, "e18")) == 999999999999999999);
+    assert_true(toml_integer(get(p.root, "e19")) == 1000000000000000000);
     assert_true(toml_integer(get(p.root, "lead")) == 1);
     parsed_free(&p);
 
@@ -343,6 +350,9 @@ static void test_integer_boundaries(void **state)
         {"a = Inf", 1, 5, "expected a value"},
         {"a = infinity", 1, 5, "inf or nan"},
         {"a = 1abc", 1, 6, "not allowed"},
+        {"a = 1234567a", 1, 12, "not allowed"},
+        {"a = 12345678a", 1, 13, "not allowed"},
+        {"a = 12345678__9", 1, 13, "underscore"},
     };
     EXPECT_ERRORS(cases);
 }
@@ -587,6 +597,7 @@ static void test_errors_syntax(void **state)
         {"[[a] ]", 1, 4, "']]'"},
         {"[]", 1, 2, "expected a key"},
         {"[a.]", 1, 4, "expected a key"},
+        {"[abc = 1", 1, 6, "expected ']' to close the header, found '='"},
         {"[a]]", 1, 4, "after a table header"},
         {"a = [1 2]", 1, 8, "expected ',' or ']' after an array element, found '2'"},
         {"a = [1,,2]", 1, 8, "expected a value"},
@@ -648,7 +659,7 @@ static void test_errors_keys_and_tables(void **state)
     (void)state;
     static const error_case cases[] = {
         /* duplicate keys, compared after unquoting */
-        {"a = 1\na = 2", 2, 1, "duplicate key \"a\" (defined at 1:5)"},
+        {"a = 1\na = 2", 2, 1, "duplicate key \"a\" (first defined at 1:5)"},
         {"a = 1\n\"a\" = 2", 2, 1, "duplicate key \"a\""},
         {"'a' = 1\n\"\\u0061\" = 2", 2, 1, "duplicate key \"a\""},
         {"a = {b = 1, 'b' = 2}", 1, 13, "duplicate key \"b\""},
@@ -656,7 +667,7 @@ static void test_errors_keys_and_tables(void **state)
         {"a.b = 1\na.b.c = 2", 2, 3, "cannot use \"b\" as a table"},
         {"a.b = 1\na.b = 2", 2, 3, "duplicate key \"b\""},
         /* table redefinition */
-        {"[a]\n[a]", 2, 1, "table \"a\" is defined twice (defined at 1:1)"},
+        {"[a]\n[a]", 2, 1, "table \"a\" is defined twice (first defined at 1:1)"},
         {"[a.b]\n[a]\n[a]", 3, 1, "defined twice"},
         {"[a]\nb = 1\n[a.b]", 3, 1, "cannot define \"b\" as a table: it is already an integer"},
         {"a.b = 1\n[a]", 2, 1, "table \"a\" was already created by dotted keys"},
@@ -866,7 +877,7 @@ static void test_big_table(void **state)
     parsed_free(&p);
     /* A duplicate is found through the index as well. */
     used += (size_t)snprintf(text + used, cap - used, "k77777 = 0\n");
-    expect_error_n(text, used, KEYS + 2, 1, "duplicate key \"k77777\" (defined at 77779:10)");
+    expect_error_n(text, used, KEYS + 2, 1, "duplicate key \"k77777\" (first defined at 77779:10)");
     free(text);
 }
 
@@ -1022,7 +1033,7 @@ static void test_writer_canonical_form(void **state)
                         "[[z.list]]\nn = 2\n"
                         "[e]\n"
                         "[a]\n"
-                        "'quoted key' = 'x'\nbare-Key_1 = 0x10\n\"\" = 1\n"
+                        "'quoted key' = 'x'\nbare-Key_1 = 0x10\n\"\" = 1\n\"plain\" = 2\n"
                         "f = [1.0, 0.1, -0.0, 1e22, 5e-324, 1.7976931348623157e308, inf, -inf, nan,"
                         " 3.0e14, 1e-7]\n"
                         "d = [1979-05-27T07:32:00Z, 1979-05-27 07:32:00.120+05:30,"
@@ -1045,6 +1056,7 @@ static void test_writer_canonical_form(void **state)
                               "\"quoted key\" = \"x\"\n"
                               "bare-Key_1 = 16\n"
                               "\"\" = 1\n"
+                              "plain = 2\n"
                               "f = [1.0, 0.1, -0.0, 1e+22, 4.94065645841247e-324, "
                               "1.7976931348623157e+308, inf, -inf, nan, 300000000000000.0, "
                               "1e-07]\n"
