@@ -39,3 +39,10 @@ uninstall-cli:
 demo: deps all
 	rm -rf $(BUILD)/demo-home
 	scripts/demo $(CLI_BIN) $(BUILD)/demo-home
+
+# The QR test decodes what issue --qr draws (tests/cli/test-qr.sh).
+QR2PBM := $(BUILD)/tests/qr2pbm
+TEST_DEPS += $(QR2PBM)
+$(QR2PBM): $(BUILD)/obj/tests/cli/qr2pbm.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_EXE) -o $@ $<
