@@ -301,14 +301,22 @@ pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record 
     return PAIRTOK_OK;
 }
 
+typedef struct drop_ctx {
+    doc_pred drop;
+    const void *ctx;
+} drop_ctx;
+
+static bool kept(const toml_node *rec, const void *c)
+{
+    const drop_ctx *d = c;
+    return !d->drop(rec, d->ctx);
+}
+
 size_t doc_remove_where(toml_node *records, doc_pred drop, const void *ctx)
 {
-    size_t removed = 0;
-    for (size_t i = doc_count(records); i-- > 0;) {
-        if (drop(toml_array_at(records, i), ctx)) {
-            toml_array_remove(records, i);
-            removed++;
-        }
+    if (records == NULL) {
+        return 0;
     }
-    return removed;
+    drop_ctx d = {drop, ctx};
+    return toml_array_retain(records, kept, &d);
 }

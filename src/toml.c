@@ -2491,6 +2491,22 @@ void toml_array_remove(toml_node *array, size_t index)
     }
 }
 
+size_t toml_array_retain(toml_node *array, toml_keep_fn keep, const void *ctx)
+{
+    if (!is_array(array)) {
+        return 0;
+    }
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < array->len; i++) {
+        if (keep(array->v.items[i], ctx)) {
+            array->v.items[kept++] = array->v.items[i];
+        }
+    }
+    size_t removed = array->len - kept;
+    array->len = kept;
+    return removed;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Writer.                                                                   */
 /* ------------------------------------------------------------------------ */

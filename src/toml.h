@@ -52,21 +52,21 @@ typedef enum toml_type {
 
 /* A date, time or both.  Fields not meaningful for the type are 0. */
 typedef struct toml_datetime {
-    int16_t year;        /* 0..9999 */
-    uint8_t month, day;  /* 1..12, 1..31 (checked against the month) */
+    int16_t year;                 /* 0..9999 */
+    uint8_t month, day;           /* 1..12, 1..31 (checked against the month) */
     uint8_t hour, minute, second; /* 0..23, 0..59, 0..60 */
-    uint8_t frac_digits; /* digits of fractional seconds kept, 0..9 */
-    uint32_t nanosecond; /* fraction, truncated to nanoseconds */
-    int16_t offset_minutes; /* TOML_DATETIME only; Z is 0 */
+    uint8_t frac_digits;          /* digits of fractional seconds kept, 0..9 */
+    uint32_t nanosecond;          /* fraction, truncated to nanoseconds */
+    int16_t offset_minutes;       /* TOML_DATETIME only; Z is 0 */
 } toml_datetime;
 
 typedef struct toml_doc toml_doc;
 typedef struct toml_node toml_node;
 
 typedef struct toml_error {
-    unsigned line;  /* 1-based; 0 when not about a position */
-    unsigned col;   /* 1-based, in bytes */
-    bool oom;       /* the failure was an allocation failure */
+    unsigned line; /* 1-based; 0 when not about a position */
+    unsigned col;  /* 1-based, in bytes */
+    bool oom;      /* the failure was an allocation failure */
     char message[200];
 } toml_error;
 
@@ -90,8 +90,7 @@ unsigned toml_node_col(const toml_node *node);
 /* Tables: entries in insertion order.  Keys are unescaped and carry their
  * length (they may contain NUL). */
 size_t toml_table_len(const toml_node *table);
-toml_node *toml_table_at(const toml_node *table, size_t index, const char **key,
-                         size_t *key_len);
+toml_node *toml_table_at(const toml_node *table, size_t index, const char **key, size_t *key_len);
 toml_node *toml_table_get(const toml_node *table, const char *key, size_t key_len);
 
 /* Arrays (including arrays of tables). */
@@ -119,6 +118,10 @@ int toml_table_remove(toml_node *table, const char *key, size_t key_len);
 toml_node *toml_array_append_table(toml_doc *doc, toml_node *array);
 /* Remove element `index` of `array`, keeping the order of the rest. */
 void toml_array_remove(toml_node *array, size_t index);
+/* Keep, in order, the elements for which `keep` is true, in one pass (so
+ * removing many elements stays linear); returns how many were removed. */
+typedef bool (*toml_keep_fn)(const toml_node *element, const void *ctx);
+size_t toml_array_retain(toml_node *array, toml_keep_fn keep, const void *ctx);
 
 /* Writer.  Streams the canonical text of `doc` through `sink` in chunks;
  * stops and returns -1 as soon as `sink` returns non-zero. */

@@ -951,6 +951,32 @@ static void test_builders(void **state)
 }
 
 /* Adds and removes across the hash-index threshold and the growth steps. */
+static bool keep_even(const toml_node *element, const void *ctx)
+{
+    (void)ctx;
+    return toml_integer(toml_table_get(element, "n", 1)) % 2 == 0;
+}
+
+static void test_array_retain_keeps_order(void **state)
+{
+    (void)state;
+    toml_doc *doc = toml_new();
+    assert_non_null(doc);
+    toml_node *array = toml_table_add_array(doc, toml_root(doc), "a", 1);
+    for (int64_t i = 0; i < 10; i++) {
+        toml_node *t = toml_array_append_table(doc, array);
+        assert_int_equal(toml_table_add_integer(doc, t, "n", 1, i), 0);
+    }
+    assert_int_equal(toml_array_retain(array, keep_even, NULL), 5);
+    assert_int_equal(toml_array_len(array), 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(toml_integer(toml_table_get(toml_array_at(array, i), "n", 1)),
+                         (int64_t)(2 * i));
+    }
+    assert_int_equal(toml_array_retain(toml_root(doc), keep_even, NULL), 0); /* not an array */
+    toml_free(doc);
+}
+
 static void test_builder_big_table(void **state)
 {
     (void)state;
@@ -1377,6 +1403,7 @@ int main(void)
         cmocka_unit_test(test_big_table),
         cmocka_unit_test(test_builders),
         cmocka_unit_test(test_builder_big_table),
+        cmocka_unit_test(test_array_retain_keeps_order),
         cmocka_unit_test(test_writer_escapes_every_control),
         cmocka_unit_test(test_writer_canonical_form),
         cmocka_unit_test(test_writer_sink),
