@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -112,6 +114,10 @@ int main(int argc, char **argv)
     if (!open_standard_fds()) {
         return CLI_EXIT_STORE;
     }
+    /* A core dump of `issue` or `redeem` would hold a raw token. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     /* Before any JSON is built: jansson's copies of tokens get wiped. */
     cli_json_init();

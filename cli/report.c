@@ -6,9 +6,12 @@
  * the path, the line:col and the fix.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
+#include "escape.h"
 
 int cli_exit_status(pairtok_status status)
 {
@@ -35,15 +38,28 @@ int cli_exit_status(pairtok_status status)
     return CLI_EXIT_STORE;
 }
 
+/* Messages can quote a store path, a key of a hand-edited store file or an
+ * argument: all untrusted, so the whole line is escaped before it reaches
+ * the terminal. */
 static void vwarn(const cli_ctx *ctx, const char *fmt, va_list ap)
 {
+    char line[2 * PAIRTOK_MESSAGE_MAX];
+    vsnprintf(line, sizeof line, fmt, ap);
+    bool plain = true; /* printable ASCII only: print as is, backslashes too */
+    for (const unsigned char *p = (const unsigned char *)line; *p != '\0'; p++) {
+        plain = plain && *p >= 0x20 && *p < 0x7f;
+    }
+    char *safe = plain ? line : cli_escape(line);
     if (ctx->command != NULL) {
         fprintf(stderr, "pairtok: %s: ", ctx->command);
     } else {
         fputs("pairtok: ", stderr);
     }
-    vfprintf(stderr, fmt, ap);
+    fputs(safe != NULL ? safe : "(message lost: out of memory)", stderr);
     fputc('\n', stderr);
+    if (safe != line) {
+        free(safe);
+    }
 }
 
 void cli_warn(const cli_ctx *ctx, const char *fmt, ...)
