@@ -65,7 +65,13 @@
  * Functions return a pairtok_status and, on failure, fill the caller's
  * pairtok_error with the status, the errno of a failing system call (0 when
  * none) and a message that names the path, the `line:col` and the field when
- * they apply.  A failed call leaves the store file exactly as it was.
+ * they apply.  A failed call leaves the store file exactly as it was, with
+ * one exception: when only the fsync of the directory after the rename
+ * fails, the new version is already in place (it could not be taken back
+ * atomically) but its durability is unknown, so the call reports
+ * PAIRTOK_EIO with "fsync of the directory failed".  The file is then the
+ * new version, never a mix; for redeem that means the token is used up (or,
+ * two-phase, reserved) even though an error was returned - the safe side.
  *
  * Time
  * ----

@@ -52,15 +52,31 @@ bool pairtok_is_token_char(unsigned char c)
            c == '_';
 }
 
+/* 1 if lo <= c <= hi, else 0, without a branch or a table lookup: the
+ * subtractions borrow into bit 8 exactly when c is out of range. */
+static unsigned in_range(unsigned c, unsigned lo, unsigned hi)
+{
+    return 1u & ~(((c - lo) | (hi - c)) >> 8);
+}
+
+/* 1 if c == want, else 0, without a branch. */
+static unsigned equals(unsigned c, unsigned want)
+{
+    return 1u & ((((c ^ want) - 1u) >> 8));
+}
+
 bool pairtok_token_is_well_formed(const char *token, size_t len)
 {
     if (token == NULL || len != PAIRTOK_TOKEN_LEN) {
         return false;
     }
-    /* No early exit: how far a guess got must not show in the timing. */
-    unsigned bad = 0;
+    /* The token is a secret: neither an early exit nor a branch per
+     * character may show in the timing how much of it is well formed. */
+    unsigned good = 1;
     for (size_t i = 0; i < len; i++) {
-        bad |= (unsigned)!pairtok_is_token_char((unsigned char)token[i]);
+        unsigned c = (unsigned char)token[i];
+        good &= in_range(c, 'A', 'Z') | in_range(c, 'a', 'z') | in_range(c, '0', '9') |
+                equals(c, '-') | equals(c, '_');
     }
-    return bad == 0;
+    return good == 1;
 }

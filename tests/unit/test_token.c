@@ -60,6 +60,21 @@ static void token_shape_is_exactly_32_alphabet_chars(void **state)
     assert_false(pairtok_token_is_well_formed(NULL, 32));
 }
 
+static void token_shape_agrees_with_the_alphabet_for_every_byte(void **state)
+{
+    (void)state;
+    char token[PAIRTOK_TOKEN_LEN];
+    for (unsigned c = 0; c < 256; c++) {
+        for (size_t at = 0; at < sizeof token; at += 31) {
+            memset(token, 'A', sizeof token);
+            token[at] = (char)c;
+            bool in_alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                               (c >= '0' && c <= '9') || c == '-' || c == '_';
+            assert_int_equal(pairtok_token_is_well_formed(token, sizeof token), in_alphabet);
+        }
+    }
+}
+
 static void principal_rules(void **state)
 {
     (void)state;
@@ -150,6 +165,7 @@ int main(void)
         cmocka_unit_test(hash_is_deterministic_lowercase_hex_with_known_vector),
         cmocka_unit_test(ct_hash_eq_compares_length_then_bytes),
         cmocka_unit_test(token_shape_is_exactly_32_alphabet_chars),
+        cmocka_unit_test(token_shape_agrees_with_the_alphabet_for_every_byte),
         cmocka_unit_test(principal_rules),
         cmocka_unit_test(label_rules),
         cmocka_unit_test(prune_counts_expiry_equal_to_now_as_expired),
