@@ -214,6 +214,12 @@ uint64_t rec_issued(const toml_node *rec)
 
 bool rec_reserved(const toml_node *rec)
 {
+    /* Four required fields and maybe a label leave no room for the mark:
+     * the common case, answered without searching for an absent key. */
+    size_t len = toml_table_len(rec);
+    if (len == 4 || (len == 5 && KNOWN(rec, 4, F_LABEL) != NULL)) {
+        return false;
+    }
     return KNOWN(rec, 5, F_RESERVED) != NULL;
 }
 
@@ -337,4 +343,25 @@ size_t doc_remove_where(toml_node *records, doc_pred drop, const void *ctx)
     }
     drop_ctx d = {drop, ctx};
     return toml_array_retain(records, kept, &d);
+}
+
+typedef struct marked_ctx {
+    const unsigned char *gone;
+    size_t next;
+} marked_ctx;
+
+static bool not_marked(const toml_node *rec, const void *c)
+{
+    (void)rec;
+    marked_ctx *m = (marked_ctx *)(uintptr_t)c; /* toml_array_retain visits in order, once each */
+    return !m->gone[m->next++];
+}
+
+size_t doc_remove_marked(toml_node *records, const unsigned char *gone)
+{
+    if (records == NULL) {
+        return 0;
+    }
+    marked_ctx m = {gone, 0};
+    return toml_array_retain(records, not_marked, &m);
 }

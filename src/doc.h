@@ -50,6 +50,10 @@ PAIRTOK_HIDDEN pairtok_status rec_update(toml_doc *doc, toml_node *table, const 
 typedef bool (*doc_pred)(const toml_node *rec, const void *ctx);
 PAIRTOK_HIDDEN size_t doc_remove_where(toml_node *records, doc_pred drop, const void *ctx);
 
+/* Remove, keeping order, record i for every i with gone[i] != 0 (gone has
+ * one byte per record); returns how many were removed. */
+PAIRTOK_HIDDEN size_t doc_remove_marked(toml_node *records, const unsigned char *gone);
+
 /* Predicate for doc_remove_where: expired at *(const uint64_t *)ctx. */
 PAIRTOK_HIDDEN bool rec_is_expired(const toml_node *rec, const void *now);
 

@@ -562,8 +562,11 @@ static pairtok_status hash_presented(const char *token, char hash[PAIRTOK_HASH_L
 /* Index of the redeemable record whose hash equals `hash`, or the record
  * count when there is none.  Every record is compared in constant time and
  * the loop never exits early, so the timing does not tell which record (or
- * whether any) matched. */
-static size_t find_match(const toml_node *records, const char *hash, uint64_t now)
+ * whether any) matched.  The same pass marks in gone[i] what a successful
+ * redeem deletes - the token, any duplicate of it, and expired records - so
+ * the deletion need not visit the records again. */
+static size_t find_match(const toml_node *records, const char *hash, uint64_t now,
+                         unsigned char *gone)
 {
     size_t n = doc_count(records);
     size_t match = n;
@@ -573,35 +576,17 @@ static size_t find_match(const toml_node *records, const char *hash, uint64_t no
         size_t live = rec_redeemable(rec, now);
         size_t mask = (size_t)0 - (equal & live);
         match = (match & ~mask) | (i & mask);
+        gone[i] = (unsigned char)(equal | (rec_expires(rec) <= now));
     }
     return match;
 }
 
-static bool has_hash(const toml_node *rec, const void *hash)
-{
-    return memcmp(rec_hash(rec), hash, PAIRTOK_HASH_LEN) == 0;
-}
-
-typedef struct consume_ctx {
-    const char *hash;
-    uint64_t now;
-} consume_ctx;
-
-/* The token (or a duplicate of it), or an expired record. */
-static bool is_consumed(const toml_node *rec, const void *ctx)
-{
-    const consume_ctx *c = ctx;
-    return rec_expires(rec) <= c->now || has_hash(rec, c->hash);
-}
-
-/* Delete the token (and any duplicate of it) and prune, then save. */
-static pairtok_status consume(pairtok_store *s, txn *t, const char *hash, uint64_t now,
+/* Delete what find_match marked, then save. */
+static pairtok_status consume(pairtok_store *s, txn *t, const unsigned char *gone,
                               pairtok_error *err)
 {
-    toml_node *records = doc_records(t->ref.doc, false);
     t->ref.dirty = true;
-    consume_ctx c = {hash, now};
-    doc_remove_where(records, is_consumed, &c);
+    doc_remove_marked(doc_records(t->ref.doc, false), gone);
     return txn_commit(s, t, err);
 }
 
@@ -609,7 +594,8 @@ static pairtok_status consume(pairtok_store *s, txn *t, const char *hash, uint64
  * release. */
 static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
                                        const pairtok_record *matched, pairtok_bind_fn bind,
-                                       void *ctx, uint64_t now, pairtok_error *err)
+                                       void *ctx, const unsigned char *gone, uint64_t now,
+                                       pairtok_error *err)
 {
     static const char reserved[] = "reserved_at_epoch";
     t->ref.dirty = true;
@@ -633,7 +619,7 @@ static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
         return pairtok_fail(err, PAIRTOK_EABORTED, 0,
                             "the bind callback failed; the token is still redeemable");
     }
-    st = consume(s, t, matched->token_hash, now, err);
+    st = consume(s, t, gone, err);
     if (st != PAIRTOK_OK && err != NULL) {
         char cause[PAIRTOK_MESSAGE_MAX];
         memcpy(cause, err->message, sizeof cause);
@@ -651,19 +637,22 @@ static pairtok_status redeem_locked(pairtok_store *s, txn *t, const char *hash,
                                     uint64_t now, pairtok_error *err)
 {
     toml_node *records = doc_records(t->ref.doc, false);
-    size_t index = find_match(records, hash, now);
-    if (index == doc_count(records)) {
-        return denied(err);
+    size_t n = doc_count(records);
+    unsigned char *gone = malloc(n ? n : 1);
+    if (gone == NULL) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
-    toml_node *rec = toml_array_at(records, index);
-    pairtok_status st = rec_export(rec, matched, err);
-    if (st != PAIRTOK_OK) {
-        return st;
+    size_t index = find_match(records, hash, now, gone);
+    pairtok_status st;
+    if (index == n) {
+        st = denied(err);
+    } else if ((st = rec_export(toml_array_at(records, index), matched, err)) == PAIRTOK_OK) {
+        st = bind == NULL ? consume(s, t, gone, err)
+                          : reserve_and_bind(s, t, toml_array_at(records, index), matched, bind,
+                                             ctx, gone, now, err);
     }
-    if (bind == NULL) {
-        return consume(s, t, hash, now, err);
-    }
-    return reserve_and_bind(s, t, rec, matched, bind, ctx, now, err);
+    free(gone);
+    return st;
 }
 
 pairtok_status pairtok_redeem_at(pairtok_store *store, const char *token, pairtok_bind_fn bind,

@@ -119,7 +119,8 @@ toml_node *toml_array_append_table(toml_doc *doc, toml_node *array);
 /* Remove element `index` of `array`, keeping the order of the rest. */
 void toml_array_remove(toml_node *array, size_t index);
 /* Keep, in order, the elements for which `keep` is true, in one pass (so
- * removing many elements stays linear); returns how many were removed. */
+ * removing many elements stays linear); returns how many were removed.
+ * `keep` is called exactly once per element, in order. */
 typedef bool (*toml_keep_fn)(const toml_node *element, const void *ctx);
 size_t toml_array_retain(toml_node *array, toml_keep_fn keep, const void *ctx);
 
