@@ -25,6 +25,28 @@ void rt_die(const char *fmt, ...)
     abort();
 }
 
+static void (*fail_hook)(const char *message);
+static pid_t fail_pid;
+
+void rt_fail_via(void (*hook)(const char *message))
+{
+    fail_hook = hook;
+    fail_pid = getpid();
+}
+
+void rt_fail(const char *fmt, ...)
+{
+    char message[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    if (fail_hook != NULL && getpid() == fail_pid) {
+        fail_hook(message); /* cmocka's fail_msg does not return */
+    }
+    rt_die("%s", message);
+}
+
 bool rt_is_asan(void)
 {
     const char *b = getenv("BUILD");
@@ -89,6 +111,58 @@ const char *rt_join(const char *dir, const char *name)
     return out;
 }
 
+void rt_site_init(rt_site *site, const char *tag, const char *sub)
+{
+    memset(site, 0, sizeof *site);
+    site->root = rt_mkdtemp(tag);
+    if (sub == NULL) {
+        snprintf(site->dir, sizeof site->dir, "%s", site->root);
+    } else {
+        snprintf(site->dir, sizeof site->dir, "%s/%s", site->root, sub);
+    }
+    snprintf(site->path, sizeof site->path, "%s/pair-tokens.toml", site->dir);
+    snprintf(site->lock, sizeof site->lock, "%s.lock", site->path);
+}
+
+void rt_site_free(rt_site *site)
+{
+    rt_rm_tree(site->root);
+    free(site->root);
+    site->root = NULL;
+}
+
+rt_site *rt_site_new(const char *tag, const char *sub)
+{
+    rt_site *site = malloc(sizeof *site);
+    if (site == NULL) {
+        rt_die("out of memory");
+    }
+    rt_site_init(site, tag, sub);
+    return site;
+}
+
+void rt_site_delete(rt_site *site)
+{
+    rt_site_free(site);
+    free(site);
+}
+
+pairtok_store *rt_open_with(const char *path, const pairtok_options *opts)
+{
+    pairtok_store *s = NULL;
+    pairtok_error err;
+    pairtok_status st = pairtok_store_open(path, opts, &s, &err);
+    if (st != PAIRTOK_OK) {
+        rt_fail("open %s: status %d: %s", path, st, err.message);
+    }
+    return s;
+}
+
+pairtok_store *rt_open(const rt_site *site)
+{
+    return rt_open_with(site->path, &site->opts);
+}
+
 rt_blob rt_read(const char *path)
 {
     rt_blob b = {false, NULL, 0};
@@ -131,6 +205,19 @@ rt_blob rt_read(const char *path)
     close(fd);
     b.data[b.len] = '\0';
     b.exists = true;
+    return b;
+}
+
+rt_blob rt_read_masked(const char *path, bool mask)
+{
+    rt_blob b = rt_read(path);
+    if (b.exists && mask) {
+        const char *known[RT_NTOK];
+        for (size_t i = 0; i < RT_NTOK; i++) {
+            known[i] = rt_hash_of(i);
+        }
+        rt_mask_unknown_hashes(b.data, b.len, known, RT_NTOK);
+    }
     return b;
 }
 
@@ -311,6 +398,172 @@ char *rt_base_store(void)
     return text;
 }
 
+rt_blob rt_base_blob(void)
+{
+    rt_blob b = {true, rt_base_store(), 0};
+    b.len = strlen(b.data);
+    return b;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The operations.                                                        */
+/* ---------------------------------------------------------------------- */
+
+static int bind_ok(const pairtok_record *rec, void *ctx)
+{
+    (void)rec;
+    rt_op_ctx *c = ctx;
+    c->bind_calls++;
+    if (c->capture_path != NULL) {
+        c->captured = rt_read(c->capture_path);
+    }
+    return 0;
+}
+
+static int bind_refuse(const pairtok_record *rec, void *ctx)
+{
+    bind_ok(rec, ctx);
+    return ((rt_op_ctx *)ctx)->refusal;
+}
+
+pairtok_status rt_op_issue(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    pairtok_record rec;
+    pairtok_record *out = c->want_record ? &rec : NULL;
+    c->token[0] = '?'; /* a failed issue must empty it */
+    pairtok_status st = pairtok_issue_at(s, "alice", "new phone", 300, c->token, out, RT_T0, err);
+    if (st == PAIRTOK_OK) {
+        if (out != NULL && (rec.label == NULL || strcmp(rec.label, "new phone") != 0)) {
+            rt_fail("issue: record_out label");
+        }
+    } else if (c->token[0] != '\0' || (out != NULL && rec.label != NULL)) {
+        rt_fail("failed issue left output");
+    }
+    if (out != NULL) {
+        pairtok_record_clear(&rec);
+    }
+    return st;
+}
+
+pairtok_status rt_op_redeem(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    pairtok_record rec;
+    pairtok_record *out = c->want_record ? &rec : NULL;
+    pairtok_status st = pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, out, RT_T0, err);
+    if (out != NULL) {
+        if (st == PAIRTOK_OK && (rec.label == NULL || strcmp(rec.principal, "alice") != 0)) {
+            rt_fail("redeem: record_out");
+        }
+        pairtok_record_clear(&rec);
+    }
+    return st;
+}
+
+pairtok_status rt_op_redeem_bind(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    return pairtok_redeem_at(s, rt_tokens[0], bind_ok, c, NULL, RT_T0, err);
+}
+
+pairtok_status rt_op_redeem_abort(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    return pairtok_redeem_at(s, rt_tokens[0], bind_refuse, c, NULL, RT_T0, err);
+}
+
+pairtok_status rt_op_revoke_id(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    char id[PAIRTOK_ID_DISPLAY_LEN + 1];
+    memcpy(id, rt_hash_of(1), PAIRTOK_ID_DISPLAY_LEN);
+    id[PAIRTOK_ID_DISPLAY_LEN] = '\0';
+    size_t removed = 0;
+    pairtok_status st = pairtok_revoke_id(s, id, &removed, err);
+    if (st == PAIRTOK_OK && removed != 1) {
+        rt_fail("revoke_id removed %zu", removed);
+    }
+    return st;
+}
+
+pairtok_status rt_op_revoke_principal(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    size_t removed = 0;
+    return pairtok_revoke_principal(s, c->revokee, &removed, err);
+}
+
+pairtok_status rt_op_prune(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    size_t removed = 0;
+    return pairtok_prune_at(s, &removed, RT_T0, err);
+}
+
+pairtok_status rt_op_save(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    char label[] = "bob's tablet";
+    pairtok_record items[2] = {
+        {.expires_at_epoch = RT_T0 + 3000, .issued_at_epoch = RT_T0 - 100, .label = label},
+        {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0},
+    };
+    strcpy(items[0].token_hash, rt_hash_of(1));
+    strcpy(items[0].principal, "bob");
+    strcpy(items[1].token_hash, rt_hash_of(3));
+    strcpy(items[1].principal, "dave");
+    pairtok_record_list list = {items, 2, 2};
+    return pairtok_store_save(s, &list, err);
+}
+
+/* A listing of `want` records on success, of none on failure. */
+static void check_count(const char *what, pairtok_status st, pairtok_record_list *list, size_t want)
+{
+    size_t count = list->count;
+    pairtok_record_list_free(list);
+    if (st == PAIRTOK_OK && count != want) {
+        rt_fail("%s: %zu records", what, count);
+    }
+    if (st != PAIRTOK_OK && count != 0) {
+        rt_fail("failed %s left %zu records", what, count);
+    }
+}
+
+pairtok_status rt_op_load(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    pairtok_record_list list = {0};
+    pairtok_status st = pairtok_store_load(s, &list, err);
+    check_count("load", st, &list, 3);
+    return st;
+}
+
+pairtok_status rt_op_list(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    pairtok_record_list list = {0};
+    pairtok_status st = pairtok_list_at(s, NULL, &list, RT_T0, err);
+    check_count("list", st, &list, 2);
+    return st;
+}
+
+pairtok_status rt_op_check(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
+{
+    (void)c;
+    size_t problems;
+    pairtok_status st = pairtok_check_at(s, NULL, NULL, &problems, RT_T0, err);
+    if (st == PAIRTOK_OK && problems != 0) {
+        rt_fail("check: %zu problems", problems);
+    }
+    return st;
+}
+
+bool rt_op_succeeded(pairtok_status st, pairtok_status ok, const pairtok_error *err)
+{
+    return st == ok && (st != PAIRTOK_EABORTED || strstr(err->message, "still redeemable") != NULL);
+}
+
+pairtok_status rt_op_failed_status(pairtok_status ok, const rt_op_ctx *c, pairtok_status fault)
+{
+    return ok == PAIRTOK_EABORTED && c->bind_calls > 0 ? PAIRTOK_EABORTED : fault;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The fault-injecting table.                                             */
 /* ---------------------------------------------------------------------- */
@@ -330,13 +583,13 @@ void rt_fault_arm(rt_mode mode, unsigned long fail_at, int errnum)
 }
 
 static const char *const call_names[RT_NCALLS] = {
-    "openat", "fstat", "read", "write", "fsync", "close", "renameat", "unlinkat", "mkdirat",
-    "fchmod", "flock",
+    "openat",   "fstat",    "read",    "write",  "fsync", "close",
+    "renameat", "unlinkat", "mkdirat", "fchmod", "flock",
 };
 /* What the library's message says when the call fails (fsafe.c wording). */
 static const char *const call_keywords[RT_NCALLS] = {
-    "open|create", "stat", "read", "write", "fsync", "close", "rename", "unlink", "create directory",
-    "chmod", "lock",
+    "open|create",      "stat",  "read", "write", "fsync", "close", "rename", "unlink",
+    "create directory", "chmod", "lock",
 };
 
 const char *rt_call_name(rt_call c)

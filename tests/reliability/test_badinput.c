@@ -27,31 +27,18 @@
 
 #include "rel.h"
 
-typedef struct fixture {
-    char *root;
-    char dir[1024];
-    char path[1100];
-    char lock[1200];
-} fixture;
+/* The store is <root>/etc/pair-tokens.toml. */
+typedef rt_site fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->root = rt_mkdtemp("badinput");
-    snprintf(f->dir, sizeof f->dir, "%s/etc", f->root);
-    snprintf(f->path, sizeof f->path, "%s/pair-tokens.toml", f->dir);
-    snprintf(f->lock, sizeof f->lock, "%s.lock", f->path);
-    *state = f;
+    *state = rt_site_new("badinput", "etc");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    rt_rm_tree(f->root);
-    free(f->root);
-    free(f);
+    rt_site_delete(*state);
     return 0;
 }
 
@@ -63,14 +50,6 @@ static void fresh(const fixture *f)
     char *text = rt_base_store();
     rt_write(f->path, text, strlen(text), 0600);
     free(text);
-}
-
-static pairtok_store *open_store(const fixture *f)
-{
-    pairtok_store *s;
-    pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->path, NULL, &s, &err), PAIRTOK_OK);
-    return s;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -177,7 +156,7 @@ static void refuse_all(const fixture *f, const char *name, pairtok_status want, 
                        unsigned ops)
 {
     snapshot before = take(f);
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_error err;
     pairtok_status st;
     char first[PAIRTOK_MESSAGE_MAX] = "";
@@ -193,8 +172,7 @@ static void refuse_all(const fixture *f, const char *name, pairtok_status want, 
         size_t n;
         st = pairtok_check_at(s, on_problem, &problems, &n, RT_T0, &err);
         if (st != PAIRTOK_OK || n == 0 || !problems.found) {
-            fail_msg("%s: check: status %d, %zu problems, first: %s", name, st, n,
-                     problems.first);
+            fail_msg("%s: check: status %d, %zu problems, first: %s", name, st, n, problems.first);
         }
         assert_unchanged(f, &before, "check");
     }
@@ -256,6 +234,11 @@ static char *record_with(const char *extra, const char *expires, const char *iss
     return text;
 }
 
+/* A hostile input, the case's name, and a stable part of the message. */
+typedef struct bad_case {
+    const char *input, *name, *msg;
+} bad_case;
+
 /* ---------------------------------------------------------------------- */
 /* Hostile files and directories.                                         */
 /* ---------------------------------------------------------------------- */
@@ -271,7 +254,7 @@ static void test_huge_sparse_file(void **state)
     refuse_all(f, "1 GiB sparse store", PAIRTOK_EUNSAFE, "over the 64 MiB limit",
                OP_READS | OP_WRITES);
     /* Refused before reading: not one read() on it. */
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_internal_set_sys(s, &rt_sys);
     rt_fault_arm(RT_PASS, 0, 0);
     pairtok_record_list list = {0};
@@ -301,13 +284,22 @@ static void test_directory(void **state)
                OP_READS | OP_WRITES);
 }
 
+/* Move `path` (of the fresh store's tree) to `name` in `dir` and put a
+ * relative symlink to it in its place.  Returns where it went. */
+static const char *behind_symlink(const fixture *f, const char *path, const char *dir,
+                                  const char *name)
+{
+    fresh(f);
+    const char *real = rt_join(dir, name);
+    assert_int_equal(rename(path, real), 0);
+    assert_int_equal(symlink(name, path), 0);
+    return real;
+}
+
 static void test_symlink(void **state)
 {
     fixture *f = *state;
-    fresh(f);
-    const char *real = rt_join(f->dir, "real.toml");
-    assert_int_equal(rename(f->path, real), 0);
-    assert_int_equal(symlink("real.toml", f->path), 0);
+    const char *real = behind_symlink(f, f->path, f->dir, "real.toml");
     rt_blob target = rt_read(real);
     refuse_all(f, "store is a symlink", PAIRTOK_EUNSAFE, "symbolic link", OP_READS | OP_WRITES);
     rt_blob after = rt_read(real);
@@ -335,41 +327,44 @@ static void test_hard_link(void **state)
                OP_READS | OP_WRITES);
 }
 
+/* The fresh store with `target` (its file or its directory) at each of
+ * `modes` in turn (put back to `restore` after each, unless 0): every
+ * operation refuses with `msg`. */
+static void refuse_modes(const fixture *f, const char *target, const char *what,
+                         const mode_t *modes, size_t n, const char *msg, mode_t restore)
+{
+    for (size_t i = 0; i < n; i++) {
+        fresh(f);
+        assert_int_equal(chmod(target, modes[i]), 0);
+        char name[64];
+        snprintf(name, sizeof name, "%s mode %04o", what, (unsigned)modes[i]);
+        refuse_all(f, name, PAIRTOK_EUNSAFE, msg, OP_READS | OP_WRITES);
+        if (restore != 0) {
+            assert_int_equal(chmod(target, restore), 0);
+        }
+    }
+}
+
 static void test_modes(void **state)
 {
     fixture *f = *state;
     static const mode_t modes[] = {0640, 0604, 0620, 0602, 0610, 0601, 0644, 0666};
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        fresh(f);
-        assert_int_equal(chmod(f->path, modes[i]), 0);
-        char name[64];
-        snprintf(name, sizeof name, "store mode %04o", (unsigned)modes[i]);
-        refuse_all(f, name, PAIRTOK_EUNSAFE, "too open", OP_READS | OP_WRITES);
-    }
+    refuse_modes(f, f->path, "store", modes, sizeof modes / sizeof modes[0], "too open", 0);
 }
 
 static void test_directory_modes(void **state)
 {
     fixture *f = *state;
     static const mode_t modes[] = {0777, 0770, 0702, 0720, 01777};
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        fresh(f);
-        assert_int_equal(chmod(f->dir, modes[i]), 0);
-        char name[64];
-        snprintf(name, sizeof name, "directory mode %04o", (unsigned)modes[i]);
-        refuse_all(f, name, PAIRTOK_EUNSAFE, "writable by group or others", OP_READS | OP_WRITES);
-        assert_int_equal(chmod(f->dir, 0700), 0);
-    }
+    refuse_modes(f, f->dir, "directory", modes, sizeof modes / sizeof modes[0],
+                 "writable by group or others", 0700);
 }
 
 static void test_directory_symlink(void **state)
 {
     fixture *f = *state;
-    fresh(f);
-    const char *real = rt_join(f->root, "real-etc");
-    assert_int_equal(rename(f->dir, real), 0);
-    assert_int_equal(symlink("real-etc", f->dir), 0);
-    pairtok_store *s = open_store(f);
+    const char *real = behind_symlink(f, f->dir, f->root, "real-etc");
+    pairtok_store *s = rt_open(f);
     pairtok_error err;
     pairtok_record_list list = {0};
     char tok[PAIRTOK_TOKEN_LEN + 1];
@@ -377,8 +372,7 @@ static void test_directory_symlink(void **state)
     assert_non_null(strstr(err.message, "symbolic link"));
     assert_int_equal(pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, RT_T0, &err),
                      PAIRTOK_EUNSAFE);
-    print_message("# store directory is a symlink: status %d: %s\n", PAIRTOK_EUNSAFE,
-                  err.message);
+    print_message("# store directory is a symlink: status %d: %s\n", PAIRTOK_EUNSAFE, err.message);
     pairtok_store_close(s);
     assert_int_equal(rt_count_temps(real, "pair-tokens.toml"), 0);
     assert_false(access(rt_join(real, "pair-tokens.toml.lock"), F_OK) == 0);
@@ -442,8 +436,8 @@ static void test_duplicate_key(void **state)
     fixture *f = *state;
     char *text = record_with("principal = \"mallory\"\n", "1764321600", "1764321300");
     store_text(f, text);
-    refuse_all(f, "duplicate key in a [[pair_token]] table", PAIRTOK_EPARSE, ":6:",
-               OP_READS | OP_WRITES);
+    refuse_all(f, "duplicate key in a [[pair_token]] table", PAIRTOK_EPARSE,
+               ":6:", OP_READS | OP_WRITES);
     free(text);
 }
 
@@ -456,7 +450,7 @@ static void test_duplicate_records(void **state)
     char text[40000];
     snprintf(text, sizeof text, "%s\n%s", one, one);
     store_text(f, text);
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_error err;
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
@@ -473,8 +467,7 @@ static void test_duplicate_records(void **state)
     assert_int_equal(pairtok_check_at(s, on_problem, &problems, &n, RT_T0, &err), PAIRTOK_OK);
     assert_true(problems.found);
     print_message("# duplicate records: check: %s\n", problems.first);
-    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err),
-                     PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
     assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err),
                      PAIRTOK_EDENIED);
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
@@ -507,7 +500,7 @@ static void test_epochs(void **state)
     /* INT64_MAX loads, but is never redeemable (lifetime over the cap). */
     char *text = record_with("", "9223372036854775807", "0");
     store_text(f, text);
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_error err;
     seen problems = {"exceeds the 1-hour cap", false, 0, ""};
     size_t n;
@@ -527,15 +520,13 @@ static void test_epochs(void **state)
 static void test_bad_fields(void **state)
 {
     fixture *f = *state;
-    static const struct {
-        const char *extra, *name, *msg;
-    } cases[] = {
+    static const bad_case cases[] = {
         {"label = \"a\\u0000b\"\n", "label with an escaped NUL", "contains a NUL character"},
         {"label = 5\n", "label an integer", "expected a string"},
         {"reserved_at_epoch = \"x\"\n", "reserved_at_epoch a string", "expected an integer"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *text = record_with(cases[i].extra, "1764321600", "1764321300");
+        char *text = record_with(cases[i].input, "1764321600", "1764321300");
         store_text(f, text);
         refuse_all(f, cases[i].name, PAIRTOK_EPARSE, cases[i].msg, OP_READS | OP_WRITES);
         free(text);
@@ -577,28 +568,48 @@ static void test_bad_fields(void **state)
 /* Hostile arguments: refused before any I/O.                             */
 /* ---------------------------------------------------------------------- */
 
-static void refuse_arg(const fixture *f, const char *name, pairtok_status st,
-                       const pairtok_error *err, const char *msg, const snapshot *before)
+/* An argument test: the base store, its snapshot, a handle on it (whose
+ * system calls rt_sys counts, if `counted`), and what the calls need. */
+typedef struct argtest {
+    const fixture *f;
+    snapshot before;
+    pairtok_store *s;
+    pairtok_error err;
+    char tok[PAIRTOK_TOKEN_LEN + 1];
+} argtest;
+
+static void arg_begin(argtest *t, void **state, bool counted)
 {
-    expect(f, name, "", st, err, PAIRTOK_EINVAL, msg, before);
-    print_message("# %s: status %d: %s\n", name, st, err->message);
+    t->f = *state;
+    fresh(t->f);
+    t->before = take(t->f);
+    t->s = rt_open(t->f);
+    if (counted) {
+        pairtok_internal_set_sys(t->s, &rt_sys);
+    }
+}
+
+static void arg_end(argtest *t)
+{
+    pairtok_store_close(t->s);
+    rt_blob_free(&t->before.bytes);
+}
+
+/* `st` (of a call that reported into t->err) refuses the argument. */
+static void refuse_arg(const argtest *t, const char *name, pairtok_status st, const char *msg)
+{
+    expect(t->f, name, "", st, &t->err, PAIRTOK_EINVAL, msg, &t->before);
+    print_message("# %s: status %d: %s\n", name, st, t->err.message);
 }
 
 static void test_labels(void **state)
 {
-    fixture *f = *state;
-    fresh(f);
-    snapshot before = take(f);
-    pairtok_store *s = open_store(f);
-    pairtok_internal_set_sys(s, &rt_sys);
-    pairtok_error err;
-    char tok[PAIRTOK_TOKEN_LEN + 1];
+    argtest t;
+    arg_begin(&t, state, true);
     char big[PAIRTOK_LABEL_MAX + 2];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    static const struct {
-        const char *label, *name, *msg;
-    } cases[] = {
+    static const bad_case cases[] = {
         {"\x1b[2J\x1b[31mred", "label with an ANSI escape", "control character (at byte 0)"},
         {"line1\nline2", "label with a newline", "control character (at byte 5)"},
         {"tab\there", "label with a tab", "control character"},
@@ -612,66 +623,62 @@ static void test_labels(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rt_fault_arm(RT_PASS, 0, 0);
-        pairtok_status st = pairtok_issue_at(s, "alice", cases[i].label, 300, tok, NULL, RT_T0,
-                                             &err);
-        refuse_arg(f, cases[i].name, st, &err, cases[i].msg, &before);
+        pairtok_status st =
+            pairtok_issue_at(t.s, "alice", cases[i].input, 300, t.tok, NULL, RT_T0, &t.err);
+        refuse_arg(&t, cases[i].name, st, cases[i].msg);
         assert_int_equal(rt_fault.calls, 0); /* before any I/O */
     }
-    pairtok_status st = pairtok_issue_at(s, "alice", big, 300, tok, NULL, RT_T0, &err);
-    refuse_arg(f, "label of 4097 bytes", st, &err, "longer than the 4096-byte limit", &before);
+    pairtok_status st = pairtok_issue_at(t.s, "alice", big, 300, t.tok, NULL, RT_T0, &t.err);
+    refuse_arg(&t, "label of 4097 bytes", st, "longer than the 4096-byte limit");
     /* 4096 bytes and a NUL-free UTF-8 label with emoji are fine. */
     big[PAIRTOK_LABEL_MAX] = '\0';
-    assert_int_equal(pairtok_issue_at(s, "alice", big, 300, tok, NULL, RT_T0, &err), PAIRTOK_OK);
-    assert_int_equal(
-        pairtok_issue_at(s, "alice", "t\xc3\xa9l\xc3\xa9phone \xf0\x9f\x93\xb1", 300, tok, NULL,
-                         RT_T0, &err),
-        PAIRTOK_OK);
-    pairtok_store_close(s);
-    rt_blob_free(&before.bytes);
+    assert_int_equal(pairtok_issue_at(t.s, "alice", big, 300, t.tok, NULL, RT_T0, &t.err),
+                     PAIRTOK_OK);
+    assert_int_equal(pairtok_issue_at(t.s, "alice", "t\xc3\xa9l\xc3\xa9phone \xf0\x9f\x93\xb1", 300,
+                                      t.tok, NULL, RT_T0, &t.err),
+                     PAIRTOK_OK);
+    arg_end(&t);
 }
 
 static void test_principals(void **state)
 {
-    fixture *f = *state;
-    fresh(f);
-    snapshot before = take(f);
-    pairtok_store *s = open_store(f);
-    pairtok_error err;
-    char tok[PAIRTOK_TOKEN_LEN + 1];
+    argtest t;
+    arg_begin(&t, state, false);
     char p65[66];
     memset(p65, 'a', 65);
     p65[65] = '\0';
     static const char *const bad[][2] = {
-        {"a/b", "principal with /"},  {"..", "principal .."},
-        {"../etc", "principal ../etc"}, {"a b", "principal with a space"},
-        {"", "empty principal"},      {"al\xc3\xaf" "ce", "principal with non-ASCII"},
-        {"a\nb", "principal with a newline"}, {"a.b", "principal with ."},
+        {"a/b", "principal with /"},
+        {"..", "principal .."},
+        {"../etc", "principal ../etc"},
+        {"a b", "principal with a space"},
+        {"", "empty principal"},
+        {"al\xc3\xaf"
+         "ce",
+         "principal with non-ASCII"},
+        {"a\nb", "principal with a newline"},
+        {"a.b", "principal with ."},
     };
     size_t removed;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pairtok_status st = pairtok_issue_at(s, bad[i][0], NULL, 300, tok, NULL, RT_T0, &err);
-        refuse_arg(f, bad[i][1], st, &err, "principal: must be 1 to 64 characters", &before);
-        st = pairtok_revoke_principal(s, bad[i][0], &removed, &err);
-        expect(f, bad[i][1], "revoke", st, &err, PAIRTOK_EINVAL, "principal:", &before);
+        pairtok_status st = pairtok_issue_at(t.s, bad[i][0], NULL, 300, t.tok, NULL, RT_T0, &t.err);
+        refuse_arg(&t, bad[i][1], st, "principal: must be 1 to 64 characters");
+        st = pairtok_revoke_principal(t.s, bad[i][0], &removed, &t.err);
+        expect(t.f, bad[i][1], "revoke", st, &t.err, PAIRTOK_EINVAL, "principal:", &t.before);
     }
-    pairtok_status st = pairtok_issue_at(s, p65, NULL, 300, tok, NULL, RT_T0, &err);
-    refuse_arg(f, "principal of 65 characters", st, &err, "must be 1 to 64 characters", &before);
-    st = pairtok_issue_at(s, "anonymous", NULL, 300, tok, NULL, RT_T0, &err);
-    refuse_arg(f, "principal anonymous", st, &err, "'anonymous' is reserved", &before);
+    pairtok_status st = pairtok_issue_at(t.s, p65, NULL, 300, t.tok, NULL, RT_T0, &t.err);
+    refuse_arg(&t, "principal of 65 characters", st, "must be 1 to 64 characters");
+    st = pairtok_issue_at(t.s, "anonymous", NULL, 300, t.tok, NULL, RT_T0, &t.err);
+    refuse_arg(&t, "principal anonymous", st, "'anonymous' is reserved");
     p65[64] = '\0';
-    assert_int_equal(pairtok_issue_at(s, p65, NULL, 300, tok, NULL, RT_T0, &err), PAIRTOK_OK);
-    pairtok_store_close(s);
-    rt_blob_free(&before.bytes);
+    assert_int_equal(pairtok_issue_at(t.s, p65, NULL, 300, t.tok, NULL, RT_T0, &t.err), PAIRTOK_OK);
+    arg_end(&t);
 }
 
 static void test_tokens(void **state)
 {
-    fixture *f = *state;
-    fresh(f);
-    snapshot before = take(f);
-    pairtok_store *s = open_store(f);
-    pairtok_internal_set_sys(s, &rt_sys);
-    pairtok_error err;
+    argtest t;
+    arg_begin(&t, state, true);
     char t31[32], t33[34];
     memcpy(t31, rt_tokens[0], 31);
     t31[31] = '\0';
@@ -682,40 +689,39 @@ static void test_tokens(void **state)
     snprintf(slash, sizeof slash, "%.16s/%.15s", rt_tokens[0], rt_tokens[0] + 17);
     snprintf(space, sizeof space, "%.16s %.15s", rt_tokens[0], rt_tokens[0] + 17);
     const char *const bad[][2] = {
-        {t31, "token of 31 characters"}, {t33, "token of 33 characters"},
-        {eq, "token with ="},            {plus, "token with +"},
-        {slash, "token with /"},         {space, "token with an inner space"},
-        {"", "empty token"},             {"   \t\n", "token of whitespace"},
+        {t31, "token of 31 characters"},
+        {t33, "token of 33 characters"},
+        {eq, "token with ="},
+        {plus, "token with +"},
+        {slash, "token with /"},
+        {space, "token with an inner space"},
+        {"", "empty token"},
+        {"   \t\n", "token of whitespace"},
         {"wEWrFNsi3D2oYehDDeymv_mEg9_k2q\xc3\xa9", "token with non-ASCII"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         rt_fault_arm(RT_PASS, 0, 0);
-        pairtok_status st = pairtok_redeem_at(s, bad[i][0], NULL, NULL, NULL, RT_T0, &err);
-        refuse_arg(f, bad[i][1], st, &err, "token: malformed", &before);
+        pairtok_status st = pairtok_redeem_at(t.s, bad[i][0], NULL, NULL, NULL, RT_T0, &t.err);
+        refuse_arg(&t, bad[i][1], st, "token: malformed");
         assert_int_equal(rt_fault.calls, 0); /* before any I/O, no lock */
-        assert_null(strstr(err.message, bad[i][0][0] ? bad[i][0] : "\x01"));
+        assert_null(strstr(t.err.message, bad[i][0][0] ? bad[i][0] : "\x01"));
     }
     /* Surrounding whitespace is trimmed: a valid token with it works. */
     char padded[64];
     snprintf(padded, sizeof padded, " \t%s\r\n", rt_tokens[1]);
-    assert_int_equal(pairtok_redeem_at(s, padded, NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
-    pairtok_store_close(s);
-    rt_blob_free(&before.bytes);
+    assert_int_equal(pairtok_redeem_at(t.s, padded, NULL, NULL, NULL, RT_T0, &t.err), PAIRTOK_OK);
+    arg_end(&t);
 }
 
 static void test_other_arguments(void **state)
 {
-    fixture *f = *state;
-    fresh(f);
-    snapshot before = take(f);
-    pairtok_store *s = open_store(f);
-    pairtok_error err;
-    char tok[PAIRTOK_TOKEN_LEN + 1];
+    argtest t;
+    arg_begin(&t, state, false);
     size_t removed;
-    pairtok_status st = pairtok_issue_at(s, "alice", NULL, 0, tok, NULL, RT_T0, &err);
-    refuse_arg(f, "ttl 0", st, &err, "ttl: must be greater than 0", &before);
-    st = pairtok_issue_at(s, "alice", NULL, 3601, tok, NULL, RT_T0, &err);
-    refuse_arg(f, "ttl 3601", st, &err, "exceeds the 1-hour cap", &before);
+    pairtok_status st = pairtok_issue_at(t.s, "alice", NULL, 0, t.tok, NULL, RT_T0, &t.err);
+    refuse_arg(&t, "ttl 0", st, "ttl: must be greater than 0");
+    st = pairtok_issue_at(t.s, "alice", NULL, 3601, t.tok, NULL, RT_T0, &t.err);
+    refuse_arg(&t, "ttl 3601", st, "exceeds the 1-hour cap");
     static const char *const ids[][2] = {
         {"abcdef1", "id of 7 hex digits"},
         {"zzzzzzzz", "id not hex"},
@@ -723,8 +729,8 @@ static void test_other_arguments(void **state)
         {"00000000000000000000000000000000000000000000000000000000000000000", "id of 65"},
     };
     for (size_t i = 0; i < 4; i++) {
-        st = pairtok_revoke_id(s, ids[i][0], &removed, &err);
-        refuse_arg(f, ids[i][1], st, &err, "id: must be 8 to 64 hex digits", &before);
+        st = pairtok_revoke_id(t.s, ids[i][0], &removed, &t.err);
+        refuse_arg(&t, ids[i][1], st, "id: must be 8 to 64 hex digits");
     }
     /* save validates every record first */
     pairtok_record rec = {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0};
@@ -732,23 +738,23 @@ static void test_other_arguments(void **state)
     pairtok_record_list one = {&rec, 1, 1};
     strcpy(rec.token_hash, rt_hash_of(0));
     rec.token_hash[0] = 'G';
-    st = pairtok_store_save(s, &one, &err);
-    refuse_arg(f, "save: hash not hex", st, &err, "records[0]:", &before);
+    st = pairtok_store_save(t.s, &one, &t.err);
+    refuse_arg(&t, "save: hash not hex", st, "records[0]:");
     strcpy(rec.token_hash, rt_hash_of(0));
     strcpy(rec.principal, "a/b");
-    st = pairtok_store_save(s, &one, &err);
-    refuse_arg(f, "save: principal a/b", st, &err, "records[0]: principal", &before);
+    st = pairtok_store_save(t.s, &one, &t.err);
+    refuse_arg(&t, "save: principal a/b", st, "records[0]: principal");
     strcpy(rec.principal, "alice");
     rec.label = (char *)"bell\a";
-    st = pairtok_store_save(s, &one, &err);
-    refuse_arg(f, "save: label with a control character", st, &err, "control character",
-               &before);
+    st = pairtok_store_save(t.s, &one, &t.err);
+    refuse_arg(&t, "save: label with a control character", st, "control character");
     rec.label = NULL;
     rec.expires_at_epoch = (uint64_t)INT64_MAX + 1;
-    st = pairtok_store_save(s, &one, &err);
-    refuse_arg(f, "save: epoch 2^63", st, &err, "epoch out of range", &before);
-    pairtok_store_close(s);
+    st = pairtok_store_save(t.s, &one, &t.err);
+    refuse_arg(&t, "save: epoch 2^63", st, "epoch out of range");
+    arg_end(&t);
     /* Paths. */
+    pairtok_error err;
     pairtok_store *none = (pairtok_store *)&removed;
     assert_int_equal(pairtok_store_open("", NULL, &none, &err), PAIRTOK_EINVAL);
     assert_null(none);
@@ -763,7 +769,6 @@ static void test_other_arguments(void **state)
     assert_int_equal(pairtok_store_open(longp, NULL, &none, &err), PAIRTOK_EINVAL);
     print_message("# store path of 4105 bytes: status 1: %s\n", err.message);
     free(longp);
-    rt_blob_free(&before.bytes);
 }
 
 /* A reader must not refuse a store that a writer replaced between the
@@ -794,7 +799,7 @@ static void test_replaced_while_opening(void **state)
     replace_fixture = f;
     pairtok_sys sys = pairtok_sys_default;
     sys.openat = replacing_openat;
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_internal_set_sys(s, &sys);
     pairtok_error err;
     pairtok_record_list list = {0};
@@ -810,35 +815,38 @@ static void test_replaced_while_opening(void **state)
     assert_int_equal(pairtok_check_at(s, NULL, NULL, &problems, RT_T0, &err), PAIRTOK_OK);
     assert_int_equal(problems, 0);
     replace_armed = 1; /* the redeem's unlocked existence check */
-    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err),
-                     PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
     pairtok_store_close(s);
 }
+
+/* Every test has the fixture's setup and teardown. */
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_huge_sparse_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fifo, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_symlink, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dangling_symlink, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hard_link, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory_modes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_directory_symlink, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_other_owner, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_epochs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_labels, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_principals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_other_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaced_while_opening, setup, teardown),
+        TEST(test_huge_sparse_file),
+        TEST(test_fifo),
+        TEST(test_directory),
+        TEST(test_symlink),
+        TEST(test_dangling_symlink),
+        TEST(test_hard_link),
+        TEST(test_modes),
+        TEST(test_directory_modes),
+        TEST(test_directory_symlink),
+        TEST(test_other_owner),
+        TEST(test_lock_file),
+        TEST(test_schema_version),
+        TEST(test_duplicate_key),
+        TEST(test_duplicate_records),
+        TEST(test_epochs),
+        TEST(test_bad_fields),
+        TEST(test_labels),
+        TEST(test_principals),
+        TEST(test_tokens),
+        TEST(test_other_arguments),
+        TEST(test_replaced_while_opening),
     };
+    rt_fail_via(rt_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,18 +33,12 @@
 
 #include "rel.h"
 
-typedef struct fixture {
-    char *root;
-    char path[PAIRTOK_PATH_MAX];
-    pairtok_options opts;
-} fixture;
+/* The store is <root>/pair-tokens.toml. */
+typedef rt_site fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->root = rt_mkdtemp("conc");
-    snprintf(f->path, sizeof f->path, "%s/pair-tokens.toml", f->root);
+    fixture *f = rt_site_new("conc", NULL);
     f->opts.max_per_principal = 100000;
     f->opts.max_total = 100000;
     f->opts.lock_timeout_ms = 60000; /* never the point here */
@@ -54,21 +48,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    rt_rm_tree(f->root);
-    free(f->root);
-    free(f);
+    rt_site_delete(*state);
     return 0;
-}
-
-static pairtok_store *open_store(const fixture *f)
-{
-    pairtok_store *s;
-    pairtok_error err;
-    if (pairtok_store_open(f->path, &f->opts, &s, &err) != PAIRTOK_OK) {
-        rt_die("open: %s", err.message);
-    }
-    return s;
 }
 
 /* xorshift64*: a per-process, reproducible stream. */
@@ -126,7 +107,7 @@ static void worker(const fixture *f, const shared_pool *pool, unsigned id, unsig
     if (logf_ == NULL) {
         _exit(2);
     }
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     uint64_t rng = 0x9E3779B97F4A7C15u * (id + 1);
     char principal[16];
     snprintf(principal, sizeof principal, "w%u", id);
@@ -148,12 +129,11 @@ static void worker(const fixture *f, const shared_pool *pool, unsigned id, unsig
                     (unsigned long long)(now + ttl));
         } else if (op < 65) {
             /* Redeem: from the shared pool (races) or one of our own. */
-            const char *tok = (op % 2 == 0 || n_mine == 0)
-                                  ? pool->tok[next_rand(&rng) % pool->n]
-                                  : mine[next_rand(&rng) % n_mine];
+            const char *tok = (op % 2 == 0 || n_mine == 0) ? pool->tok[next_rand(&rng) % pool->n]
+                                                           : mine[next_rand(&rng) % n_mine];
             bool two_phase = next_rand(&rng) % 2;
-            pairtok_status st = pairtok_redeem_at(s, tok, two_phase ? bind_maybe : NULL, &rng,
-                                                  NULL, now, &err);
+            pairtok_status st =
+                pairtok_redeem_at(s, tok, two_phase ? bind_maybe : NULL, &rng, NULL, now, &err);
             if (st != PAIRTOK_OK && st != PAIRTOK_EDENIED && st != PAIRTOK_EABORTED) {
                 unexpected("redeem", st, &err);
             }
@@ -161,7 +141,9 @@ static void worker(const fixture *f, const shared_pool *pool, unsigned id, unsig
                 unexpected("redeem-abort", st, &err);
             }
             logline("R %s %llu %s", tok, (unsigned long long)now,
-                    st == PAIRTOK_OK ? "ok" : st == PAIRTOK_EDENIED ? "denied" : "aborted");
+                    st == PAIRTOK_OK        ? "ok"
+                    : st == PAIRTOK_EDENIED ? "denied"
+                                            : "aborted");
         } else if (op < 77) {
             const char *tok = pool->tok[next_rand(&rng) % pool->n];
             char hash[PAIRTOK_HASH_LEN + 1];
@@ -259,7 +241,7 @@ static void run_mixed(fixture *f, unsigned procs, unsigned k)
     static shared_pool pool;
     pool.n = procs * 4 < POOL_MAX ? procs * 4 : POOL_MAX;
     model m = {0};
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_error err;
     for (size_t i = 0; i < pool.n; i++) {
         uint32_t ttl = i % 3 == 0 ? k / 2 + 1 : 3600; /* a third expire midway */
@@ -335,7 +317,7 @@ static void run_mixed(fixture *f, unsigned procs, unsigned k)
     }
 
     /* The final store. */
-    s = open_store(f);
+    s = rt_open(f);
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
     size_t problems;
@@ -407,7 +389,7 @@ static void test_race_one_token(void **state)
     unsigned rounds = rt_scale(200, 40);
     enum { RACERS = 16 };
     for (unsigned round = 0; round < rounds; round++) {
-        pairtok_store *s = open_store(f);
+        pairtok_store *s = rt_open(f);
         pairtok_error err;
         char tok[PAIRTOK_TOKEN_LEN + 1];
         assert_int_equal(pairtok_issue_at(s, "race", NULL, 300, tok, NULL, RT_T0, &err),
@@ -422,13 +404,13 @@ static void test_race_one_token(void **state)
             assert_true(pids[i] >= 0);
             if (pids[i] == 0) {
                 close(gate[1]);
-                pairtok_store *mine = open_store(f);
+                pairtok_store *mine = rt_open(f);
                 char c;
                 if (read(gate[0], &c, 1) != 0) { /* released when the parent closes it */
                     _exit(9);
                 }
-                pairtok_status st = pairtok_redeem_at(mine, tok, round % 2 ? bind_yes : NULL,
-                                                      NULL, NULL, RT_T0 + 1, &err);
+                pairtok_status st = pairtok_redeem_at(mine, tok, round % 2 ? bind_yes : NULL, NULL,
+                                                      NULL, RT_T0 + 1, &err);
                 if (st != PAIRTOK_OK && st != PAIRTOK_EDENIED) {
                     fprintf(stderr, "racer: status %d: %s\n", st, err.message);
                 }
@@ -455,7 +437,7 @@ static void test_race_one_token(void **state)
             fail_msg("round %u: %d winners, %d refused", round, winners, losers);
         }
     }
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
@@ -502,13 +484,12 @@ static void test_two_handles_serialise(void **state)
 {
     fixture *f = *state;
     rt_empty_dir(f->root);
-    pairtok_store *a = open_store(f), *b = open_store(f);
+    pairtok_store *a = rt_open(f), *b = rt_open(f);
     pairtok_error err;
     char tok[PAIRTOK_TOKEN_LEN + 1];
     assert_int_equal(pairtok_issue_at(a, "alice", NULL, 300, tok, NULL, RT_T0, &err), PAIRTOK_OK);
     inner in = {f, PAIRTOK_OK, {0}};
-    assert_int_equal(pairtok_redeem_at(a, tok, bind_try_other, &in, NULL, RT_T0, &err),
-                     PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(a, tok, bind_try_other, &in, NULL, RT_T0, &err), PAIRTOK_OK);
     assert_int_equal(in.second, PAIRTOK_EBUSY);
     rt_blob_free(&in.during);
 
@@ -522,8 +503,7 @@ static void test_two_handles_serialise(void **state)
         assert_int_equal(list.count, 1);
         pairtok_record_list_free(&list);
         assert_int_equal(pairtok_redeem_at(r, tok, NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
-        assert_int_equal(pairtok_redeem_at(w, tok, NULL, NULL, NULL, RT_T0, &err),
-                         PAIRTOK_EDENIED);
+        assert_int_equal(pairtok_redeem_at(w, tok, NULL, NULL, NULL, RT_T0, &err), PAIRTOK_EDENIED);
     }
     pairtok_store_close(a);
     pairtok_store_close(b);
@@ -542,7 +522,7 @@ typedef struct thread_arg {
 static void *issue_thread(void *p)
 {
     thread_arg *t = p;
-    pairtok_store *s = open_store(t->f);
+    pairtok_store *s = rt_open(t->f);
     pairtok_error err;
     for (unsigned i = 0; i < t->n && t->st == PAIRTOK_OK; i++) {
         t->st = pairtok_issue_at(s, "thr", NULL, 300, t->tok[i], NULL, RT_T0, &err);
@@ -554,13 +534,13 @@ static void *issue_thread(void *p)
 static void *redeem_thread(void *p)
 {
     thread_arg *t = p;
-    pairtok_store *s = open_store(t->f);
+    pairtok_store *s = rt_open(t->f);
     pairtok_error err;
     /* Every thread tries every token: each must go exactly once overall. */
     for (unsigned j = 0; j < t->threads; j++) {
         for (unsigned i = 0; i < t->all[j].n; i++) {
-            pairtok_status st = pairtok_redeem_at(s, t->all[j].tok[i], NULL, NULL, NULL, RT_T0,
-                                                  &err);
+            pairtok_status st =
+                pairtok_redeem_at(s, t->all[j].tok[i], NULL, NULL, NULL, RT_T0, &err);
             if (st == PAIRTOK_OK) {
                 t->redeemed++;
             } else if (st != PAIRTOK_EDENIED) {
@@ -580,15 +560,15 @@ static void test_threads(void **state)
     static thread_arg args[THREADS];
     pthread_t th[THREADS];
     for (unsigned i = 0; i < THREADS; i++) {
-        args[i] = (thread_arg){.f = f, .n = rt_scale(25, 10), .st = PAIRTOK_OK, .all = args,
-                               .threads = THREADS};
+        args[i] = (thread_arg){
+            .f = f, .n = rt_scale(25, 10), .st = PAIRTOK_OK, .all = args, .threads = THREADS};
         assert_int_equal(pthread_create(&th[i], NULL, issue_thread, &args[i]), 0);
     }
     for (unsigned i = 0; i < THREADS; i++) {
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(args[i].st, PAIRTOK_OK);
     }
-    pairtok_store *s = open_store(f);
+    pairtok_store *s = rt_open(f);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);

@@ -42,9 +42,7 @@
 #define NOPS 7
 
 typedef struct fixture {
-    char *root;
-    char path[PAIRTOK_PATH_MAX];
-    pairtok_options opts;
+    rt_site site; /* the store is <root>/etc/pair-tokens.toml */
     unsigned long kills, completions, redeemed_by_parent;
 } fixture;
 
@@ -52,10 +50,9 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->root = rt_mkdtemp("crash");
-    snprintf(f->path, sizeof f->path, "%s/etc/pair-tokens.toml", f->root);
-    f->opts.max_per_principal = 100000;
-    f->opts.max_total = 100000;
+    rt_site_init(&f->site, "crash", "etc");
+    f->site.opts.max_per_principal = 100000;
+    f->site.opts.max_total = 100000;
     *state = f;
     return 0;
 }
@@ -63,10 +60,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    print_message("# %lu kills, %lu complete runs, %lu tokens redeemed by the checker\n",
-                  f->kills, f->completions, f->redeemed_by_parent);
-    rt_rm_tree(f->root);
-    free(f->root);
+    print_message("# %lu kills, %lu complete runs, %lu tokens redeemed by the checker\n", f->kills,
+                  f->completions, f->redeemed_by_parent);
+    rt_site_free(&f->site);
     free(f);
     return 0;
 }
@@ -129,7 +125,7 @@ static void child(const fixture *f, const pool *p, unsigned long n, bool warm, u
 {
     pairtok_store *s;
     pairtok_error err;
-    if (pairtok_store_open(f->path, &f->opts, &s, &err) != PAIRTOK_OK) {
+    if (pairtok_store_open(f->site.path, &f->site.opts, &s, &err) != PAIRTOK_OK) {
         _exit(2);
     }
     pairtok_internal_set_sys(s, &rt_sys);
@@ -269,7 +265,8 @@ static void redeem_check(fixture *f, pairtok_store *s, const char *token, expect
     if (st != PAIRTOK_OK && st != PAIRTOK_EDENIED) {
         fail_msg("%s: checker's redeem: %d %s", what, st, err.message);
     }
-    if ((want == MUST_REDEEM && st != PAIRTOK_OK) || (want == MUST_REFUSE && st != PAIRTOK_EDENIED)) {
+    if ((want == MUST_REDEEM && st != PAIRTOK_OK) ||
+        (want == MUST_REFUSE && st != PAIRTOK_EDENIED)) {
         fail_msg("%s: redeem gave %s", what, st == PAIRTOK_OK ? "OK: redeemable twice" : "DENIED");
     }
     if (st == PAIRTOK_OK) {
@@ -283,9 +280,8 @@ static void redeem_check(fixture *f, pairtok_store *s, const char *token, expect
 
 static void check_after(fixture *f, const pool *p, const report *r, uint64_t now)
 {
-    pairtok_store *s;
+    pairtok_store *s = rt_open(&f->site);
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->path, &f->opts, &s, &err), PAIRTOK_OK);
     pairtok_record_list list = {0};
     pairtok_status st = pairtok_store_load(s, &list, &err);
     if (st != PAIRTOK_OK) {
@@ -304,7 +300,10 @@ static void check_after(fixture *f, const pool *p, const report *r, uint64_t now
 
     /* P1: plain redeem. */
     redeem_check(f, s, p->tok[0],
-                 r->redeemed[0] ? MUST_REFUSE : r->started[2] ? EITHER : MUST_REDEEM, now, "P1");
+                 r->redeemed[0]  ? MUST_REFUSE
+                 : r->started[2] ? EITHER
+                                 : MUST_REDEEM,
+                 now, "P1");
     /* P2: two-phase; once bind has run the token is never redeemable. */
     redeem_check(f, s, p->tok[1],
                  (r->bound || r->redeemed[1]) ? MUST_REFUSE
@@ -313,10 +312,15 @@ static void check_after(fixture *f, const pool *p, const report *r, uint64_t now
                  now, "P2 (bind ran)");
     /* P3: refused bind; after EABORTED it is redeemable again. */
     redeem_check(f, s, p->tok[2],
-                 r->aborted ? MUST_REDEEM : r->started[5] ? EITHER : MUST_REDEEM, now,
-                 "P3 (bind refused)");
+                 r->aborted      ? MUST_REDEEM
+                 : r->started[5] ? EITHER
+                                 : MUST_REDEEM,
+                 now, "P3 (bind refused)");
     /* P4: revoked. */
-    redeem_check(f, s, p->tok[3], r->revoked ? MUST_REFUSE : r->started[6] ? EITHER : MUST_REDEEM,
+    redeem_check(f, s, p->tok[3],
+                 r->revoked      ? MUST_REFUSE
+                 : r->started[6] ? EITHER
+                                 : MUST_REDEEM,
                  now, "P4 (revoked)");
     pairtok_store_close(s);
 }
@@ -327,9 +331,8 @@ static bool one_kill(fixture *f, unsigned long n, bool warm, uint64_t now)
 {
     /* The parent's pool for this child, issued with the real calls. */
     pool p;
-    pairtok_store *s;
+    pairtok_store *s = rt_open(&f->site);
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->path, &f->opts, &s, &err), PAIRTOK_OK);
     for (size_t i = 0; i < 4; i++) {
         if (pairtok_issue_at(s, "pool", NULL, 300, p.tok[i], NULL, now, &err) != PAIRTOK_OK) {
             fail_msg("pool issue: %s", err.message);
@@ -414,10 +417,9 @@ static void test_die_in_bind(void **state)
     }
     die_in_bind = false;
     /* Reserved records expire and then go at the first prune. */
-    pairtok_store *s;
+    pairtok_store *s = rt_open(&f->site);
     pairtok_error err;
     size_t removed, problems;
-    assert_int_equal(pairtok_store_open(f->path, &f->opts, &s, &err), PAIRTOK_OK);
     assert_int_equal(pairtok_prune_at(s, &removed, now + 4000, &err), PAIRTOK_OK);
     assert_true(removed >= rounds);
     assert_int_equal(pairtok_check_at(s, NULL, NULL, &problems, now + 4000, &err), PAIRTOK_OK);
@@ -431,5 +433,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill_at_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_die_in_bind, setup, teardown),
     };
+    rt_fail_via(rt_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

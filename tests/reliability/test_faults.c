@@ -41,155 +41,37 @@
 /* Scenarios.                                                             */
 /* ---------------------------------------------------------------------- */
 
-typedef struct run_ctx {
-    char token[PAIRTOK_TOKEN_LEN + 1]; /* issue's output */
-    int bind_calls;
-    const char *capture_path; /* bind copies the store file here, if set */
-    rt_blob captured;
-} run_ctx;
-
-typedef pairtok_status (*run_fn)(pairtok_store *s, run_ctx *c, pairtok_error *err);
+/* What is specific to this suite: no record asked for, the bind refuses
+ * with -1, and alice is revoked. */
+static const rt_op_ctx ctx0 = {.refusal = -1, .revokee = "alice"};
 
 typedef struct scenario {
     const char *name;
-    run_fn run;
-    bool new_dir;              /* old version: no directory, no file */
-    bool two_phase;            /* has a reserved intermediate version */
-    bool random_hash;          /* new version holds a freshly issued hash */
-    pairtok_status ok;         /* status of a fault-free run */
-    pairtok_status again;      /* status of a rerun on the new version */
+    rt_op_fn run;
+    bool new_dir;               /* old version: no directory, no file */
+    bool two_phase;             /* has a reserved intermediate version */
+    bool random_hash;           /* new version holds a freshly issued hash */
+    pairtok_status ok;          /* status of a fault-free run */
+    pairtok_status again;       /* status of a rerun on the new version */
     pairtok_status on_reserved; /* status of a rerun on the reserved version */
 } scenario;
 
-static int bind_ok(const pairtok_record *rec, void *ctx)
-{
-    (void)rec;
-    run_ctx *c = ctx;
-    c->bind_calls++;
-    if (c->capture_path != NULL) {
-        c->captured = rt_read(c->capture_path);
-    }
-    return 0;
-}
-
-static int bind_refuse(const pairtok_record *rec, void *ctx)
-{
-    bind_ok(rec, ctx);
-    return -1;
-}
-
-static pairtok_status run_issue(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    pairtok_status st = pairtok_issue_at(s, "alice", "new phone", 300, c->token, NULL, RT_T0, err);
-    if (st != PAIRTOK_OK && c->token[0] != '\0') {
-        fail_msg("failed issue left a token in token_out");
-    }
-    return st;
-}
-
-static pairtok_status run_redeem(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    return pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, err);
-}
-
-static pairtok_status run_redeem_bind(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    return pairtok_redeem_at(s, rt_tokens[0], bind_ok, c, NULL, RT_T0, err);
-}
-
-static pairtok_status run_redeem_abort(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    return pairtok_redeem_at(s, rt_tokens[0], bind_refuse, c, NULL, RT_T0, err);
-}
-
-static pairtok_status run_revoke_id(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    char id[PAIRTOK_ID_DISPLAY_LEN + 1];
-    memcpy(id, rt_hash_of(1), PAIRTOK_ID_DISPLAY_LEN);
-    id[PAIRTOK_ID_DISPLAY_LEN] = '\0';
-    size_t removed = 0;
-    pairtok_status st = pairtok_revoke_id(s, id, &removed, err);
-    if (st == PAIRTOK_OK && removed != 1) {
-        fail_msg("revoke_id removed %zu", removed);
-    }
-    return st;
-}
-
-static pairtok_status run_revoke_principal(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    size_t removed = 0;
-    return pairtok_revoke_principal(s, "alice", &removed, err);
-}
-
-static pairtok_status run_prune(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    size_t removed = 0;
-    return pairtok_prune_at(s, &removed, RT_T0, err);
-}
-
-static pairtok_status run_save(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    char label[] = "bob's tablet";
-    pairtok_record items[2] = {
-        {.expires_at_epoch = RT_T0 + 3000, .issued_at_epoch = RT_T0 - 100, .label = label},
-        {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0},
-    };
-    strcpy(items[0].token_hash, rt_hash_of(1));
-    strcpy(items[0].principal, "bob");
-    strcpy(items[1].token_hash, rt_hash_of(3));
-    strcpy(items[1].principal, "dave");
-    pairtok_record_list list = {items, 2, 2};
-    return pairtok_store_save(s, &list, err);
-}
-
-static pairtok_status run_load(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    pairtok_record_list list = {0};
-    pairtok_status st = pairtok_store_load(s, &list, err);
-    if (st == PAIRTOK_OK && list.count != 3) {
-        fail_msg("load: %zu records", list.count);
-    }
-    if (st != PAIRTOK_OK && list.count != 0) {
-        fail_msg("failed load left %zu records", list.count);
-    }
-    pairtok_record_list_free(&list);
-    return st;
-}
-
-static pairtok_status run_list(pairtok_store *s, run_ctx *c, pairtok_error *err)
-{
-    (void)c;
-    pairtok_record_list list = {0};
-    pairtok_status st = pairtok_list_at(s, NULL, &list, RT_T0, err);
-    if (st == PAIRTOK_OK && list.count != 2) {
-        fail_msg("list: %zu records", list.count);
-    }
-    pairtok_record_list_free(&list);
-    return st;
-}
-
 static const scenario scenarios[] = {
-    {"issue", run_issue, false, false, true, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
-    {"issue-new-dir", run_issue, true, false, true, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
-    {"redeem", run_redeem, false, false, false, PAIRTOK_OK, PAIRTOK_EDENIED, PAIRTOK_EDENIED},
-    {"redeem-bind", run_redeem_bind, false, true, false, PAIRTOK_OK, PAIRTOK_EDENIED,
+    {"issue", rt_op_issue, false, false, true, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"issue-new-dir", rt_op_issue, true, false, true, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"redeem", rt_op_redeem, false, false, false, PAIRTOK_OK, PAIRTOK_EDENIED, PAIRTOK_EDENIED},
+    {"redeem-bind", rt_op_redeem_bind, false, true, false, PAIRTOK_OK, PAIRTOK_EDENIED,
      PAIRTOK_EDENIED},
-    {"redeem-bind-abort", run_redeem_abort, false, true, false, PAIRTOK_EABORTED,
+    {"redeem-bind-abort", rt_op_redeem_abort, false, true, false, PAIRTOK_EABORTED,
      PAIRTOK_EABORTED, PAIRTOK_EDENIED},
-    {"revoke-id", run_revoke_id, false, false, false, PAIRTOK_OK, PAIRTOK_ENOTFOUND,
+    {"revoke-id", rt_op_revoke_id, false, false, false, PAIRTOK_OK, PAIRTOK_ENOTFOUND,
      PAIRTOK_ENOTFOUND},
-    {"revoke-principal", run_revoke_principal, false, false, false, PAIRTOK_OK, PAIRTOK_OK,
+    {"revoke-principal", rt_op_revoke_principal, false, false, false, PAIRTOK_OK, PAIRTOK_OK,
      PAIRTOK_OK},
-    {"prune", run_prune, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
-    {"save", run_save, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
-    {"load", run_load, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
-    {"list", run_list, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"prune", rt_op_prune, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"save", rt_op_save, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"load", rt_op_load, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
+    {"list", rt_op_list, false, false, false, PAIRTOK_OK, PAIRTOK_OK, PAIRTOK_OK},
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
 
@@ -199,12 +81,8 @@ static const scenario scenarios[] = {
 
 typedef struct fixture {
     const scenario *sc;
-    char *root;
-    char dir[1024];
-    char path[1100];
-    char lock[1200];
+    rt_site site;
     rt_blob old, fresh, reserved; /* reserved: two-phase only */
-    const char *known[RT_NTOK];
     /* statistics */
     unsigned long iterations, failures, tolerated;
 } fixture;
@@ -213,57 +91,38 @@ typedef struct fixture {
  * without one) and the store file. */
 static void reset(fixture *f)
 {
-    rt_empty_dir(f->root);
+    rt_empty_dir(f->site.root);
     if (!f->sc->new_dir) {
-        if (mkdir(f->dir, 0700) != 0) {
-            fail_msg("mkdir %s: %s", f->dir, strerror(errno));
+        if (mkdir(f->site.dir, 0700) != 0) {
+            fail_msg("mkdir %s: %s", f->site.dir, strerror(errno));
         }
-        rt_restore(f->path, &f->old, 0600);
+        rt_restore(f->site.path, &f->old, 0600);
     }
-}
-
-static pairtok_store *open_store(const fixture *f, uint32_t lock_timeout_ms)
-{
-    pairtok_options opts = {.lock_timeout_ms = lock_timeout_ms};
-    pairtok_store *s = NULL;
-    pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->path, &opts, &s, &err), PAIRTOK_OK);
-    return s;
 }
 
 /* The file, with freshly issued hashes masked when the scenario has one. */
 static rt_blob current(const fixture *f)
 {
-    rt_blob b = rt_read(f->path);
-    if (b.exists && f->sc->random_hash) {
-        rt_mask_unknown_hashes(b.data, b.len, f->known, RT_NTOK);
-    }
-    return b;
+    return rt_read_masked(f->site.path, f->sc->random_hash);
 }
 
-static int setup(void **state, const scenario *sc)
+/* *state comes in as the test's scenario (its initial_state). */
+static int setup(void **state)
 {
+    const scenario *sc = *state;
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->sc = sc;
-    f->root = rt_mkdtemp("faults");
     /* issue-new-dir starts without the directory and its parents. */
-    snprintf(f->dir, sizeof f->dir, "%s/%s", f->root, sc->new_dir ? "w/a/b" : "w");
-    snprintf(f->path, sizeof f->path, "%s/pair-tokens.toml", f->dir);
-    snprintf(f->lock, sizeof f->lock, "%s.lock", f->path);
-    for (size_t i = 0; i < RT_NTOK; i++) {
-        f->known[i] = rt_hash_of(i);
-    }
+    rt_site_init(&f->site, "faults", sc->new_dir ? "w/a/b" : "w");
     if (!sc->new_dir) {
-        char *text = rt_base_store();
-        f->old.exists = true;
-        f->old.data = text;
-        f->old.len = strlen(text);
+        f->old = rt_base_blob();
     }
     /* Reference run, without faults. */
     reset(f);
-    pairtok_store *s = open_store(f, 0);
-    run_ctx c = {.capture_path = f->path};
+    pairtok_store *s = rt_open(&f->site);
+    rt_op_ctx c = ctx0;
+    c.capture_path = f->site.path;
     pairtok_error err;
     pairtok_status st = sc->run(s, &c, &err);
     if (st != sc->ok) {
@@ -291,8 +150,7 @@ static int teardown(void **state)
     fixture *f = *state;
     print_message("# %s: %lu iterations, %lu injected failures, %lu tolerated\n", f->sc->name,
                   f->iterations, f->failures, f->tolerated);
-    rt_rm_tree(f->root);
-    free(f->root);
+    rt_site_free(&f->site);
     rt_blob_free(&f->old);
     rt_blob_free(&f->fresh);
     rt_blob_free(&f->reserved);
@@ -336,15 +194,17 @@ static enum version classify(const fixture *f)
 /* Everything that must hold after any run, failed or not. */
 static void check_clean(const fixture *f, const char *what)
 {
-    size_t temps = rt_count_temps(f->dir, "pair-tokens.toml");
+    size_t temps = rt_count_temps(f->site.dir, "pair-tokens.toml");
     if (temps != 0) {
         fail_msg("%s: %s: %zu temp file(s) left", f->sc->name, what, temps);
     }
-    if (!rt_lock_is_free(f->lock)) {
+    if (!rt_lock_is_free(f->site.lock)) {
         fail_msg("%s: %s: the lock is still held", f->sc->name, what);
     }
     /* Another handle locks at once (prune of nothing takes the lock). */
-    pairtok_store *other = open_store(f, 1);
+    pairtok_options quick = f->site.opts;
+    quick.lock_timeout_ms = 1;
+    pairtok_store *other = rt_open_with(f->site.path, &quick);
     size_t removed;
     pairtok_error err;
     pairtok_status st = pairtok_prune_at(other, &removed, 0, &err);
@@ -369,20 +229,16 @@ static bool names_call(const char *message, rt_call call)
 /* A reported failure: status, errno, and a message that names the call
  * and the path. */
 static void check_error(const fixture *f, pairtok_status st, const pairtok_error *err,
-                        const run_ctx *c, unsigned long n)
+                        const rt_op_ctx *c, unsigned long n)
 {
     rt_call call = rt_fault.fired_call;
-    pairtok_status want = PAIRTOK_EIO;
-    if (f->sc->ok == PAIRTOK_EABORTED && c->bind_calls > 0) {
-        want = PAIRTOK_EABORTED;
-    }
+    pairtok_status want = rt_op_failed_status(f->sc->ok, c, PAIRTOK_EIO);
     if (st != want || err->code != st || err->sys_errno != rt_fault.errnum) {
-        fail_msg("%s: %s #%lu failing (%s): status %d errno %d, want %d errno %d: %s",
-                 f->sc->name, rt_call_name(call), n, strerror(rt_fault.errnum), st,
-                 err->sys_errno, want, rt_fault.errnum, err->message);
+        fail_msg("%s: %s #%lu failing (%s): status %d errno %d, want %d errno %d: %s", f->sc->name,
+                 rt_call_name(call), n, strerror(rt_fault.errnum), st, err->sys_errno, want,
+                 rt_fault.errnum, err->message);
     }
-    if (!names_call(err->message, call) ||
-        strstr(err->message, f->root) == NULL) {
+    if (!names_call(err->message, call) || strstr(err->message, f->site.root) == NULL) {
         fail_msg("%s: %s failing: message does not name '%s' and the path: %s", f->sc->name,
                  rt_call_name(call), rt_call_keyword(call), err->message);
     }
@@ -395,10 +251,10 @@ static void check_error(const fixture *f, pairtok_status st, const pairtok_error
  * the rename: the old one.  A failure of the directory fsync after the
  * rename: the one just written.  For two-phase redeem: once bind has been
  * called, never the old one (the reservation was durable first). */
-static void check_failed_version(const fixture *f, enum version v, const run_ctx *c)
+static void check_failed_version(const fixture *f, enum version v, const rt_op_ctx *c)
 {
-    bool after_rename = rt_fault.fired_call == RT_FSYNC && rt_fault.fired_on_dir &&
-                        rt_fault.rename_pending;
+    bool after_rename =
+        rt_fault.fired_call == RT_FSYNC && rt_fault.fired_on_dir && rt_fault.rename_pending;
     const char *names[] = {"old", "new", "reserved", "other"};
     bool ok;
     if (!f->sc->two_phase) {
@@ -423,7 +279,7 @@ static bool one_run(fixture *f, rt_mode mode, unsigned long n, int errnum, bool 
 {
     reset(f);
     size_t fds = rt_open_fds();
-    pairtok_store *s = open_store(f, 0);
+    pairtok_store *s = rt_open(&f->site);
     pairtok_internal_set_sys(s, &rt_sys);
     pairtok_error err;
     if (warm && !f->sc->new_dir) {
@@ -432,7 +288,7 @@ static bool one_run(fixture *f, rt_mode mode, unsigned long n, int errnum, bool 
         assert_int_equal(pairtok_list_at(s, NULL, &list, RT_T0, &err), PAIRTOK_OK);
         pairtok_record_list_free(&list);
     }
-    run_ctx c = {0};
+    rt_op_ctx c = ctx0;
     rt_fault_arm(mode, n, errnum);
     pairtok_status st = f->sc->run(s, &c, &err);
     rt_faults seen = rt_fault;
@@ -440,10 +296,7 @@ static bool one_run(fixture *f, rt_mode mode, unsigned long n, int errnum, bool 
     f->iterations++;
 
     enum version v = classify(f);
-    /* A refused bind is EABORTED either way; the message tells whether
-     * releasing the token worked. */
-    bool succeeded = st == f->sc->ok && (st != PAIRTOK_EABORTED ||
-                                         strstr(err.message, "still redeemable") != NULL);
+    bool succeeded = rt_op_succeeded(st, f->sc->ok, &err);
     if (!seen.fired || mode == RT_EINTR || succeeded) {
         /* No fault, a retried one, or one the library may ignore. */
         if (!succeeded) {
@@ -480,7 +333,7 @@ static bool one_run(fixture *f, rt_mode mode, unsigned long n, int errnum, bool 
     check_clean(f, seen.fired ? rt_call_name(seen.fired_call) : "no fault");
 
     /* Retry on the same handle, faults off. */
-    run_ctx again = {0};
+    rt_op_ctx again = ctx0;
     pairtok_status want = v == V_OLD        ? f->sc->ok
                           : v == V_RESERVED ? f->sc->on_reserved
                                             : f->sc->again;
@@ -539,37 +392,31 @@ static void test_eintr_and_short_io(void **state)
     rt_fault.short_io = false;
 }
 
-/* One setup per scenario and test. */
-#define SCEN(i)                                                                                    \
-    static int setup_##i(void **state)                                                             \
-    {                                                                                              \
-        return setup(state, &scenarios[i]);                                                        \
-    }
-SCEN(0)
-SCEN(1)
-SCEN(2)
-SCEN(3)
-SCEN(4)
-SCEN(5)
-SCEN(6)
-SCEN(7)
-SCEN(8)
-SCEN(9)
-SCEN(10)
-_Static_assert(NSCEN == 11, "one SCEN() per scenario");
+_Static_assert(NSCEN == 11, "one TESTS() per scenario");
 
 #define TESTS(i, name)                                                                             \
-    {name ": EIO/ENOSPC/EACCES/EDQUOT at every call", test_errnos, setup_##i, teardown, NULL},     \
-        {name ": EINTR and short reads/writes are retried", test_eintr_and_short_io, setup_##i,    \
-         teardown, NULL}
+    {name ": EIO/ENOSPC/EACCES/EDQUOT at every call", test_errnos, setup, teardown,                \
+     (void *)&scenarios[i]},                                                                       \
+    {                                                                                              \
+        name ": EINTR and short reads/writes are retried", test_eintr_and_short_io, setup,         \
+            teardown, (void *)&scenarios[i]                                                        \
+    }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TESTS(0, "issue"),       TESTS(1, "issue-new-dir"),    TESTS(2, "redeem"),
-        TESTS(3, "redeem-bind"), TESTS(4, "redeem-bind-abort"), TESTS(5, "revoke-id"),
-        TESTS(6, "revoke-principal"), TESTS(7, "prune"), TESTS(8, "save"),
-        TESTS(9, "load"),        TESTS(10, "list"),
+        TESTS(0, "issue"),
+        TESTS(1, "issue-new-dir"),
+        TESTS(2, "redeem"),
+        TESTS(3, "redeem-bind"),
+        TESTS(4, "redeem-bind-abort"),
+        TESTS(5, "revoke-id"),
+        TESTS(6, "revoke-principal"),
+        TESTS(7, "prune"),
+        TESTS(8, "save"),
+        TESTS(9, "load"),
+        TESTS(10, "list"),
     };
+    rt_fail_via(rt_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,13 +9,13 @@
  * and the memory the parsed tree holds (growth of the resident set over the
  * first parse): bytes per record and (input + tree) / input.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "gen.h"
 #include "toml.h"
 
 static double seconds(clockid_t clock)
@@ -82,35 +82,6 @@ static size_t resident(void)
     return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* The store as pairtok writes it: one [[pair_token]] per record. */
-static char *generate(long records, size_t *len)
-{
-    size_t cap = (size_t)records * 256 + 64, used = 0;
-    char *text = malloc(cap);
-    if (text == NULL) {
-        return NULL;
-    }
-    uint64_t x = 0x9E3779B97F4A7C15u;
-    for (long i = 0; i < records; i++) {
-        char hash[65];
-        for (int j = 0; j < 64; j++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            hash[j] = "0123456789abcdef"[x & 15];
-        }
-        hash[64] = '\0';
-        long expires = 1764322800 + i;
-        used += (size_t)snprintf(text + used, cap - used,
-                                 "[[pair_token]]\ntoken_hash = \"%s\"\nprincipal = \"user%ld\"\n"
-                                 "expires_at_epoch = %ld\nissued_at_epoch = %ld\n"
-                                 "label = \"device %ld\"\n\n",
-                                 hash, i % 1000, expires, expires - 300, i);
-    }
-    *len = used;
-    return text;
-}
-
 static int discard(const char *bytes, size_t len, void *ctx)
 {
     (void)bytes;
@@ -127,7 +98,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t len;
-    char *text = generate(records, &len);
+    char *text = toml_gen_store((size_t)records, &len);
     if (text == NULL) {
         return 2;
     }
