@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../tests/read_stream.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Feed one file to the harness; -1 if it cannot be read. */
@@ -26,37 +28,18 @@ static int replay_file(const char *path)
     if (f == NULL) {
         return -1;
     }
-    size_t cap = 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - len, f);
-        if (len < cap) {
-            break;
-        }
-        uint8_t *bigger = realloc(buf, cap * 2);
-        if (bigger == NULL) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int failed = buf == NULL || ferror(f);
+    size_t len = 0;
+    char *text = read_stream(f, &len);
     fclose(f);
-    if (!failed) {
-        /* An exact-size copy, as libFuzzer gives, so overreads are caught. */
-        uint8_t *exact = malloc(len > 0 ? len : 1);
-        if (exact == NULL) {
-            failed = 1;
-        } else {
-            memcpy(exact, buf, len);
-            LLVMFuzzerTestOneInput(exact, len);
-            free(exact);
-        }
+    /* An exact-size copy, as libFuzzer gives, so overreads are caught. */
+    char *exact = text != NULL ? exact_copy(text, len) : NULL;
+    free(text);
+    if (exact == NULL) {
+        return -1;
     }
-    free(buf);
-    return failed ? -1 : 0;
+    LLVMFuzzerTestOneInput((const uint8_t *)exact, len);
+    free(exact);
+    return 0;
 }
 
 static int by_name(const void *a, const void *b)

@@ -14,37 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../read_stream.h"
 #include "toml.h"
 
 /* All of stdin in a buffer of exactly its length: no NUL after it, so that
  * ASan catches any read past the end. */
 static char *read_all(FILE *in, size_t *len)
 {
-    size_t cap = 1 << 16, used = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        used += fread(buf + used, 1, cap - used, in);
-        if (used < cap) {
-            break;
-        }
-        char *bigger = realloc(buf, cap * 2);
-        if (bigger == NULL) {
-            free(buf);
-            return NULL;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    if (buf == NULL || ferror(in)) {
-        free(buf);
-        return NULL;
-    }
-    char *exact = malloc(used > 0 ? used : 1);
-    if (exact != NULL) {
-        memcpy(exact, buf, used);
-    }
-    free(buf);
-    *len = used;
+    char *text = read_stream(in, len);
+    char *exact = text != NULL ? exact_copy(text, *len) : NULL;
+    free(text);
     return exact;
 }
 

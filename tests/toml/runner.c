@@ -27,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../read_stream.h"
+
 #define DECODER_TIMEOUT_SECONDS 20
 
 typedef struct outcome {
@@ -37,26 +39,9 @@ typedef struct outcome {
 
 static char *slurp(FILE *f)
 {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    size_t len;
     rewind(f);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - len - 1, f);
-        if (len < cap - 1) {
-            break;
-        }
-        char *bigger = realloc(buf, cap * 2);
-        if (bigger == NULL) {
-            free(buf);
-            return NULL;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    if (buf != NULL) {
-        buf[len] = '\0';
-    }
-    return buf;
+    return read_stream(f, &len);
 }
 
 /* Run the decoder with `input` on stdin; -1 if it could not be run. */
