@@ -63,7 +63,7 @@
  * Errors
  * ------
  * Functions return a pairtok_status and, on failure, fill the caller's
- * pairtok_error with the status, the errno of a failing system call (0 when
+ * pairtok_error (which may be NULL when the caller wants no details) with the status, the errno of a failing system call (0 when
  * none) and a message that names the path, the `line:col` and the field when
  * they apply.  A failed call leaves the store file exactly as it was, with
  * one exception: when only the fsync of the directory after the rename
@@ -350,10 +350,13 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
  * pairtok_store_save - replace the store's records with `records`, under the
  * lock, atomically.
  *
- * Records are written in the order given.  A record whose token_hash is
- * already in the file keeps the file's unknown keys; top-level unknown keys
- * are kept.  Every record is validated first (hash, principal, label, times)
- * and duplicates are refused: PAIRTOK_EINVAL, nothing written.  Also fails
+ * Records already in the file (same token_hash) keep their place and their
+ * unknown keys, with the five known fields set from `records`; the others
+ * are appended in the order given; file records not in `records` are
+ * removed.  Top-level unknown keys are kept.  Every record is validated
+ * first (hash, principal - not `anonymous` -, label, epochs up to
+ * INT64_MAX) and duplicates are refused: PAIRTOK_EINVAL, nothing written.
+ * Caps are not applied: save is the seed's low-level replace.  Also fails
  * with the load errors, PAIRTOK_EBUSY, PAIRTOK_EIO (the old file is then
  * byte-for-byte intact and no temp file is left) or PAIRTOK_ENOMEM.
  */
