@@ -40,13 +40,9 @@ static void report_error(reporter *r, const pairtok_error *e)
 
 static bool label_has_control(const toml_node *rec)
 {
-    const toml_node *v = toml_table_get(rec, "label", 5);
-    if (v == NULL) {
-        return false;
-    }
     size_t len, at;
-    const char *text = toml_string(v, &len);
-    return pairtok_label_problem(text, len, &at) != NULL;
+    const char *text = rec_label(rec, &len);
+    return text != NULL && pairtok_label_problem(text, len, &at) != NULL;
 }
 
 static void check_record(reporter *r, const char *path, const toml_node *rec, size_t i)
@@ -70,7 +66,7 @@ static void check_record(reporter *r, const char *path, const toml_node *rec, si
                "never be redeemed and goes at the first prune after it expires",
                path, line, col, i);
     }
-    if (plen == 9 && memcmp(principal, "anonymous", 9) == 0) {
+    if (pairtok_principal_is_reserved(principal, plen)) {
         report(r, PAIRTOK_EPARSE,
                "%s:%u:%u: pair_token[%zu]: principal 'anonymous' cannot be paired; the token "
                "can never be redeemed",

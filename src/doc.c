@@ -223,15 +223,21 @@ bool rec_reserved(const toml_node *rec)
     return KNOWN(rec, 5, F_RESERVED) != NULL;
 }
 
+const char *rec_label(const toml_node *rec, size_t *len)
+{
+    const toml_node *label = KNOWN(rec, 4, F_LABEL);
+    *len = 0;
+    return label != NULL ? toml_string(label, len) : NULL;
+}
+
 bool rec_redeemable(const toml_node *rec, uint64_t now)
 {
     uint64_t expires = rec_expires(rec);
     uint64_t issued = rec_issued(rec);
     size_t plen;
     const char *principal = rec_principal(rec, &plen);
-    bool anonymous = plen == 9 && memcmp(principal, "anonymous", 9) == 0;
     return expires > now && expires >= issued && expires - issued <= PAIRTOK_MAX_EXPIRY_SECS &&
-           !rec_reserved(rec) && !anonymous;
+           !rec_reserved(rec) && !pairtok_principal_is_reserved(principal, plen);
 }
 
 bool rec_is_expired(const toml_node *rec, const void *now)
@@ -248,9 +254,8 @@ pairtok_status rec_export(const toml_node *rec, pairtok_record *out, pairtok_err
     memcpy(out->principal, principal, len);
     out->expires_at_epoch = rec_expires(rec);
     out->issued_at_epoch = rec_issued(rec);
-    const toml_node *label = field(rec, F_LABEL);
-    if (label != NULL) {
-        const char *text = toml_string(label, &len);
+    const char *text = rec_label(rec, &len);
+    if (text != NULL) {
         out->label = malloc(len + 1);
         if (out->label == NULL) {
             return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
@@ -300,11 +305,10 @@ static bool rec_equals(const toml_node *table, const pairtok_record *rec)
         memcmp(rec_hash(table), rec->token_hash, PAIRTOK_HASH_LEN) != 0) {
         return false;
     }
-    const toml_node *label = field(table, F_LABEL);
-    if (label == NULL || rec->label == NULL) {
-        return label == NULL && rec->label == NULL;
+    const char *text = rec_label(table, &len);
+    if (text == NULL || rec->label == NULL) {
+        return text == NULL && rec->label == NULL;
     }
-    const char *text = toml_string(label, &len);
     return len == strlen(rec->label) && memcmp(text, rec->label, len) == 0;
 }
 

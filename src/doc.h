@@ -28,6 +28,8 @@ PAIRTOK_HIDDEN const char *rec_principal(const toml_node *rec, size_t *len);
 PAIRTOK_HIDDEN uint64_t rec_expires(const toml_node *rec);
 PAIRTOK_HIDDEN uint64_t rec_issued(const toml_node *rec);
 PAIRTOK_HIDDEN bool rec_reserved(const toml_node *rec);
+/* The label and its length, or NULL when the record has none. */
+PAIRTOK_HIDDEN const char *rec_label(const toml_node *rec, size_t *len);
 /* True if the record may be redeemed at `now`: unexpired, lifetime within
  * the cap, not reserved, principal not `anonymous`. */
 PAIRTOK_HIDDEN bool rec_redeemable(const toml_node *rec, uint64_t now);

@@ -31,6 +31,8 @@ PAIRTOK_HIDDEN void pairtok_error_clear(pairtok_error *err);
  * returns NULL when valid, else a static description of the problem. */
 PAIRTOK_HIDDEN const char *pairtok_hash_problem(const char *hash, size_t len);
 PAIRTOK_HIDDEN const char *pairtok_principal_problem(const char *principal, size_t len);
+/* True for `anonymous`, the one well-formed principal that is never paired. */
+PAIRTOK_HIDDEN bool pairtok_principal_is_reserved(const char *principal, size_t len);
 /* Label rules for labels this library writes: UTF-8, <= 4096 bytes, no
  * control characters.  `at` receives the byte offset of the problem. */
 PAIRTOK_HIDDEN const char *pairtok_label_problem(const char *label, size_t len, size_t *at);

@@ -34,10 +34,16 @@ const char *pairtok_principal_problem(const char *principal, size_t len)
     return NULL;
 }
 
+bool pairtok_principal_is_reserved(const char *principal, size_t len)
+{
+    return len == sizeof "anonymous" - 1 && memcmp(principal, "anonymous", len) == 0;
+}
+
 bool pairtok_principal_is_valid(const char *principal)
 {
     size_t len = strnlen(principal, PAIRTOK_PRINCIPAL_MAX + 1);
-    return pairtok_principal_problem(principal, len) == NULL && strcmp(principal, "anonymous") != 0;
+    return pairtok_principal_problem(principal, len) == NULL &&
+           !pairtok_principal_is_reserved(principal, len);
 }
 
 /* Length of the UTF-8 sequence at s[0..avail), 0 if it is not valid

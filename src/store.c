@@ -392,11 +392,12 @@ static pairtok_status with_read_view(pairtok_store *s, read_fn op, void *ctx, pa
 static pairtok_status check_issue_args(const char *principal, const char *label, uint32_t ttl_secs,
                                        uint64_t now, pairtok_error *err)
 {
-    const char *problem = pairtok_principal_problem(principal, strnlen(principal, 256));
+    size_t plen = strnlen(principal, 256);
+    const char *problem = pairtok_principal_problem(principal, plen);
     if (problem != NULL) {
         return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
     }
-    if (strcmp(principal, "anonymous") == 0) {
+    if (pairtok_principal_is_reserved(principal, plen)) {
         return pairtok_fail(err, PAIRTOK_EINVAL, 0,
                             "principal: 'anonymous' is reserved and cannot be paired");
     }
@@ -425,17 +426,28 @@ static pairtok_status check_issue_args(const char *principal, const char *label,
     return PAIRTOK_OK;
 }
 
+/* Predicates over records, for count_where and doc_remove_where. */
+static bool has_principal(const toml_node *rec, const void *principal)
+{
+    size_t len;
+    const char *p = rec_principal(rec, &len);
+    return strlen(principal) == len && memcmp(p, principal, len) == 0;
+}
+
+static size_t count_where(const toml_node *records, doc_pred pred, const void *ctx)
+{
+    size_t n = doc_count(records), found = 0;
+    for (size_t i = 0; i < n; i++) {
+        found += pred(toml_array_at(records, i), ctx);
+    }
+    return found;
+}
+
 static pairtok_status check_caps(const pairtok_store *s, const toml_node *records,
                                  const char *principal, pairtok_error *err)
 {
     size_t total = doc_count(records);
-    size_t plen = strlen(principal);
-    size_t mine = 0;
-    for (size_t i = 0; i < total; i++) {
-        size_t len;
-        const char *p = rec_principal(toml_array_at(records, i), &len);
-        mine += len == plen && memcmp(p, principal, len) == 0;
-    }
+    size_t mine = count_where(records, has_principal, principal);
     if (mine >= s->opts.max_per_principal) {
         return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
                             "principal already has %zu outstanding tokens, the per-principal "
@@ -724,15 +736,6 @@ static pairtok_status parse_prefix(const char *id, prefix *out, pairtok_error *e
     return PAIRTOK_OK;
 }
 
-static size_t count_where(const toml_node *records, doc_pred pred, const void *ctx)
-{
-    size_t n = doc_count(records), found = 0;
-    for (size_t i = 0; i < n; i++) {
-        found += pred(toml_array_at(records, i), ctx);
-    }
-    return found;
-}
-
 /* Remove what `drop` selects under the lock; save only if anything went.
  * `exactly_one`: refuse (nothing removed) unless exactly one matches. */
 static pairtok_status remove_locked(pairtok_store *s, doc_pred drop, const void *ctx,
@@ -779,13 +782,6 @@ pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, si
         return pairtok_fail(err, PAIRTOK_ENOTFOUND, 0, "no token has id %s", p.hex);
     }
     return st;
-}
-
-static bool has_principal(const toml_node *rec, const void *principal)
-{
-    size_t len;
-    const char *p = rec_principal(rec, &len);
-    return strlen(principal) == len && memcmp(p, principal, len) == 0;
 }
 
 pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *principal,
