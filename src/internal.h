@@ -37,8 +37,4 @@ PAIRTOK_HIDDEN bool pairtok_principal_is_reserved(const char *principal, size_t 
  * control characters.  `at` receives the byte offset of the problem. */
 PAIRTOK_HIDDEN const char *pairtok_label_problem(const char *label, size_t len, size_t *at);
 PAIRTOK_HIDDEN bool pairtok_is_token_char(unsigned char c);
-/* Append a copy of `record` (label duplicated) to `list`. */
-PAIRTOK_HIDDEN pairtok_status pairtok_list_push(pairtok_record_list *list,
-                                                const pairtok_record *record, pairtok_error *err);
-
 #endif /* PAIRTOK_INTERNAL_H */

@@ -140,28 +140,3 @@ size_t pairtok_prune_expired(pairtok_record_list *list, uint64_t now)
     list->count = kept;
     return removed;
 }
-
-pairtok_status pairtok_list_push(pairtok_record_list *list, const pairtok_record *record,
-                                 pairtok_error *err)
-{
-    if (list->count == list->capacity) {
-        size_t cap = list->capacity ? list->capacity * 2 : 16;
-        pairtok_record *items = realloc(list->items, cap * sizeof *items);
-        if (items == NULL) {
-            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
-        }
-        list->items = items;
-        list->capacity = cap;
-    }
-    pairtok_record *slot = &list->items[list->count];
-    *slot = *record;
-    slot->label = NULL;
-    if (record->label != NULL) {
-        slot->label = strdup(record->label);
-        if (slot->label == NULL) {
-            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
-        }
-    }
-    list->count++;
-    return PAIRTOK_OK;
-}

@@ -87,10 +87,10 @@ static void save_load_round_trip_with_label(void **state)
     fixture *f = *state;
     pairtok_record_list list = {0};
     pairtok_record r = {HASH_A, "alice", NOW + 300, NOW, "alice's \"phone\" \xe2\x9c\x93"};
-    assert_int_equal(pairtok_list_push(&list, &r, NULL), PAIRTOK_OK);
+    assert_int_equal(tu_list_push(&list, &r), PAIRTOK_OK);
     pairtok_record r2 = {"", "bob", NOW + 60, NOW, NULL};
     memset(r2.token_hash, 'b', 64);
-    assert_int_equal(pairtok_list_push(&list, &r2, NULL), PAIRTOK_OK);
+    assert_int_equal(tu_list_push(&list, &r2), PAIRTOK_OK);
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
 
@@ -725,7 +725,7 @@ static void revoke_by_id_prefix_and_principal(void **state)
         pairtok_record r = {"", "", NOW + 100 + (uint64_t)i, NOW, NULL};
         memcpy(r.token_hash, hashes[i], 64);
         strcpy(r.principal, owners[i]);
-        assert_int_equal(pairtok_list_push(&list, &r, NULL), PAIRTOK_OK);
+        assert_int_equal(tu_list_push(&list, &r), PAIRTOK_OK);
     }
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
@@ -781,8 +781,8 @@ static void save_refuses_invalid_records_and_duplicates(void **state)
     fixture *f = *state;
     pairtok_record_list list = {0};
     pairtok_record r = {HASH_A, "alice", NOW + 1, NOW, NULL};
-    pairtok_list_push(&list, &r, NULL);
-    pairtok_list_push(&list, &r, NULL);
+    tu_list_push(&list, &r);
+    tu_list_push(&list, &r);
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_EINVAL);
     assert_non_null(strstr(err.message, "twice"));
@@ -802,7 +802,7 @@ static void save_updates_changed_records_and_keeps_their_unknown_keys(void **sta
                 0600);
     pairtok_record_list list = {0};
     pairtok_record r = {HASH_A, "bob", 20, 6, "new label"};
-    assert_int_equal(pairtok_list_push(&list, &r, NULL), PAIRTOK_OK);
+    assert_int_equal(tu_list_push(&list, &r), PAIRTOK_OK);
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
     pairtok_record_list_free(&list);

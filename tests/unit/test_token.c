@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "pairtok.h"
+#include "testutil.h"
 
 static void tokens_are_32_url_safe_chars_and_differ(void **state)
 {
@@ -130,9 +131,9 @@ static void prune_counts_expiry_equal_to_now_as_expired(void **state)
     pairtok_record r1 = make_record("a", 99), r2 = make_record("b", 100),
                    r3 = make_record("c", 101);
     r3.label = "kept";
-    assert_int_equal(pairtok_list_push(&list, &r1, NULL), PAIRTOK_OK);
-    assert_int_equal(pairtok_list_push(&list, &r2, NULL), PAIRTOK_OK);
-    assert_int_equal(pairtok_list_push(&list, &r3, NULL), PAIRTOK_OK);
+    assert_int_equal(tu_list_push(&list, &r1), PAIRTOK_OK);
+    assert_int_equal(tu_list_push(&list, &r2), PAIRTOK_OK);
+    assert_int_equal(tu_list_push(&list, &r3), PAIRTOK_OK);
     assert_int_equal(pairtok_prune_expired(&list, 100), 2);
     assert_int_equal(list.count, 1);
     assert_string_equal(list.items[0].principal, "c");

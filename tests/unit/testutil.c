@@ -113,3 +113,24 @@ size_t tu_count_entries(const char *dir, const char *needle)
     }
     return n;
 }
+
+pairtok_status tu_list_push(pairtok_record_list *list, const pairtok_record *record)
+{
+    if (list->count == list->capacity) {
+        size_t cap = list->capacity ? list->capacity * 2 : 16;
+        pairtok_record *items = realloc(list->items, cap * sizeof *items);
+        if (items == NULL) {
+            return PAIRTOK_ENOMEM;
+        }
+        list->items = items;
+        list->capacity = cap;
+    }
+    pairtok_record *slot = &list->items[list->count];
+    *slot = *record;
+    slot->label = NULL;
+    if (record->label != NULL && (slot->label = strdup(record->label)) == NULL) {
+        return PAIRTOK_ENOMEM;
+    }
+    list->count++;
+    return PAIRTOK_OK;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "pairtok.h"
+
 /* A fresh 0700 directory under $TMPDIR (or /tmp); removed by rm_tree. */
 char *tu_mkdtemp(void);
 void tu_rm_tree(const char *dir);
@@ -17,6 +19,9 @@ void tu_write_file(const char *path, const char *text, mode_t mode);
 char *tu_read_file(const char *path, size_t *len);
 bool tu_exists(const char *path);
 mode_t tu_mode(const char *path);
+/* Append a copy of `record` (label duplicated) to `list`: PAIRTOK_OK, or
+ * PAIRTOK_ENOMEM. */
+pairtok_status tu_list_push(pairtok_record_list *list, const pairtok_record *record);
 /* Number of entries in `dir` whose name contains `needle`. */
 size_t tu_count_entries(const char *dir, const char *needle);
 
