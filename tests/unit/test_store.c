@@ -407,6 +407,14 @@ static void ttl_bounds(void **state)
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 0, token, NULL, NOW, &err),
                      PAIRTOK_EINVAL);
     assert_string_equal(err.message, "ttl: must be greater than 0");
+    char *before = tu_read_file(f->path, NULL);
+    assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, UINT64_MAX, &err),
+                     PAIRTOK_EINVAL);
+    assert_non_null(strstr(err.message, "now:"));
+    char *after = tu_read_file(f->path, NULL);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
 }
 
 static void bad_principal_and_label_are_refused_before_io(void **state)
@@ -836,6 +844,8 @@ static void default_path_follows_environment(void **state)
     assert_int_equal(pairtok_default_path(path, sizeof path, &err), PAIRTOK_EINVAL);
     char tiny[8];
     assert_int_equal(pairtok_path_for("/long/home", tiny, sizeof tiny, &err), PAIRTOK_EINVAL);
+    assert_int_equal(pairtok_path_for("", path, sizeof path, &err), PAIRTOK_EINVAL);
+    assert_string_equal(path, "");
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
