@@ -16,11 +16,11 @@ TEST_DEPS += $(REL_BINS) $(REL_CTGRIND)
 .PHONY: reliability
 reliability: $(REL_BINS) $(REL_CTGRIND)
 
-# Allocation failures: every malloc/calloc/realloc/free of the test and of
-# libpairtok goes through the test's __wrap_* functions.
+# Allocation failures: every malloc/calloc/realloc/free/mmap of the test and
+# of libpairtok goes through the test's __wrap_* functions.
 $(REL_DIR)/test_alloc: $(BUILD)/obj/tests/reliability/test_alloc.o $(REL_HELPER) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_EXE) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup \
+	$(CC) $(LDFLAGS_EXE) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=strdup,--wrap=mmap \
 	    -o $@ $< $(REL_HELPER) $(LIB_A) $(LIB_LIBS) $(TEST_LIBS)
 
 $(REL_DIR)/test_concurrency: $(BUILD)/obj/tests/reliability/test_concurrency.o $(REL_HELPER) \

@@ -38,19 +38,16 @@ static void report_error(reporter *r, const pairtok_error *e)
     report(r, e->code, "%s", e->message);
 }
 
-static bool label_has_control(const toml_node *rec)
+static bool label_has_control(const srec *rec)
 {
-    size_t len, at;
-    const char *text = rec_label(rec, &len);
-    return text != NULL && pairtok_label_problem(text, len, &at) != NULL;
+    size_t at;
+    return rec->label != NULL && pairtok_label_problem(rec->label, rec->label_len, &at) != NULL;
 }
 
-static void check_record(reporter *r, const char *path, const toml_node *rec, size_t i)
+static void check_record(reporter *r, const char *path, const srec *rec, size_t i)
 {
-    unsigned line = toml_node_line(rec), col = toml_node_col(rec);
-    uint64_t expires = rec_expires(rec), issued = rec_issued(rec);
-    size_t plen;
-    const char *principal = rec_principal(rec, &plen);
+    unsigned line = rec->line, col = rec->col;
+    uint64_t expires = rec->expires, issued = rec->issued;
     if (expires < issued) {
         report(r, PAIRTOK_EPARSE, "%s:%u:%u: pair_token[%zu]: expires before it was issued", path,
                line, col, i);
@@ -60,13 +57,13 @@ static void check_record(reporter *r, const char *path, const toml_node *rec, si
                "never be redeemed",
                path, line, col, i, (unsigned long long)(expires - issued));
     }
-    if (rec_reserved(rec)) {
+    if (rec->flags & REC_RESERVED) {
         report(r, PAIRTOK_EPARSE,
                "%s:%u:%u: pair_token[%zu]: reserved by a redeem that did not finish; it can "
                "never be redeemed and goes at the first prune after it expires",
                path, line, col, i);
     }
-    if (pairtok_principal_is_reserved(principal, plen)) {
+    if (pairtok_principal_is_reserved(rec->principal, rec->principal_len)) {
         report(r, PAIRTOK_EPARSE,
                "%s:%u:%u: pair_token[%zu]: principal 'anonymous' cannot be paired; the token "
                "can never be redeemed",
@@ -81,26 +78,30 @@ static void check_record(reporter *r, const char *path, const toml_node *rec, si
 
 static int by_hash(const void *a, const void *b)
 {
-    return memcmp(rec_hash(*(const toml_node *const *)a), rec_hash(*(const toml_node *const *)b),
-                  PAIRTOK_HASH_LEN);
+    const srec *x = *(const srec *const *)a, *y = *(const srec *const *)b;
+    int order = memcmp(x->hash, y->hash, sizeof x->hash);
+    /* Ties in file order, so a duplicate is reported where it repeats. */
+    return order != 0 ? order : (x > y) - (x < y);
 }
 
-static pairtok_status check_duplicates(reporter *r, const char *path, const toml_node *records,
+static pairtok_status check_duplicates(reporter *r, const char *path, const sdoc *doc,
                                        pairtok_error *err)
 {
-    size_t n = doc_count(records);
-    const toml_node **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    size_t n = doc_count(doc);
+    const srec **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted == NULL) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        sorted[i] = toml_array_at(records, i);
+        sorted[i] = doc_at(doc, i);
     }
     qsort(sorted, n, sizeof *sorted, by_hash);
     for (size_t i = 1; i < n; i++) {
-        if (by_hash(&sorted[i - 1], &sorted[i]) == 0) {
+        if (memcmp(sorted[i - 1]->hash, sorted[i]->hash, HASH_BYTES) == 0) {
+            char hex[PAIRTOK_HASH_LEN + 1];
+            rec_hash_hex(sorted[i], hex);
             report(r, PAIRTOK_EPARSE, "%s:%u:%u: token_hash %.12s... appears more than once", path,
-                   toml_node_line(sorted[i]), toml_node_col(sorted[i]), rec_hash(sorted[i]));
+                   sorted[i]->line, sorted[i]->col, hex);
         }
     }
     free(sorted);
@@ -111,36 +112,29 @@ static pairtok_status check_duplicates(reporter *r, const char *path, const toml
 static pairtok_status check_content(pairtok_store *s, int fd, const struct stat *st, reporter *r,
                                     pairtok_error *err)
 {
-    char *buf;
-    size_t len;
+    fsafe_text text;
     pairtok_error problem;
-    if (fsafe_read_all(s->sys, fd, (size_t)st->st_size, s->path, &buf, &len, &problem) !=
-        PAIRTOK_OK) {
+    if (fsafe_read_all(s->sys, fd, (size_t)st->st_size, s->path, &text, &problem) != PAIRTOK_OK) {
         report_error(r, &problem);
         return problem.code == PAIRTOK_ENOMEM
                    ? pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory")
                    : PAIRTOK_OK;
     }
-    toml_doc *doc = NULL;
-    toml_error terr;
+    sdoc *doc = NULL;
     pairtok_status result = PAIRTOK_OK;
-    if (toml_parse(buf, len, &doc, &terr) != 0) {
-        if (terr.oom) {
+    if (doc_parse(&text, s->path, &doc, &problem) != PAIRTOK_OK) {
+        if (problem.code == PAIRTOK_ENOMEM) {
             result = pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
         } else {
-            report(r, PAIRTOK_EPARSE, "%s:%u:%u: %s", s->path, terr.line, terr.col, terr.message);
+            report_error(r, &problem);
         }
-    } else if (doc_validate(doc, s->path, &problem) != PAIRTOK_OK) {
-        report_error(r, &problem);
     } else {
-        const toml_node *records = doc_records(doc, false);
-        for (size_t i = 0; i < doc_count(records); i++) {
-            check_record(r, s->path, toml_array_at(records, i), i);
+        for (size_t i = 0; i < doc_count(doc); i++) {
+            check_record(r, s->path, doc_at(doc, i), i);
         }
-        result = check_duplicates(r, s->path, records, err);
+        result = check_duplicates(r, s->path, doc, err);
     }
-    toml_free(doc);
-    free(buf);
+    doc_free(doc);
     return result;
 }
 

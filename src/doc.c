@@ -1,4 +1,5 @@
-/* doc.c - the store file's document: validation and record access. */
+/* doc.c - the store file's document: reading records into compact form,
+ * editing them, and writing the document back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,37 +7,157 @@
 
 #include "doc.h"
 
-#define F_HASH "token_hash"
-#define F_PRINCIPAL "principal"
-#define F_EXPIRES "expires_at_epoch"
-#define F_ISSUED "issued_at_epoch"
-#define F_LABEL "label"
-#define F_RESERVED "reserved_at_epoch"
 #define K_RECORDS "pair_token"
 #define K_SCHEMA "schema_version"
 
-static toml_node *field(const toml_node *table, const char *name)
-{
-    return toml_table_get(table, name, strlen(name));
-}
+/* The fields a record may have, in the order this library (and the Rust
+ * one) writes them. */
+enum { F_HASH, F_PRINCIPAL, F_EXPIRES, F_ISSUED, F_LABEL, F_RESERVED, F_COUNT };
 
-/* A record's field, tried first at `pos`, where this library (and the Rust
- * one) writes it: redeem and prune read four fields of every record, and
- * this turns most lookups into one key comparison. */
-static toml_node *known_field(const toml_node *rec, size_t pos, const char *name, size_t len)
+static const struct {
+    const char *name;
+    size_t len;
+} known[F_COUNT] = {
+#define FIELD(s) {s, sizeof s - 1}
+    FIELD("token_hash"), FIELD("principal"),     FIELD("expires_at_epoch"),
+    FIELD("issued_at_epoch"), FIELD("label"), FIELD("reserved_at_epoch"),
+#undef FIELD
+};
+
+static int known_index(const char *key, size_t len)
 {
-    const char *key;
-    size_t key_len;
-    if (pos < toml_table_len(rec)) {
-        toml_node *v = toml_table_at(rec, pos, &key, &key_len);
-        if (key_len == len && memcmp(key, name, len) == 0) {
-            return v;
+    for (int f = 0; f < F_COUNT; f++) {
+        if (known[f].len == len && memcmp(known[f].name, key, len) == 0) {
+            return f;
         }
     }
-    return toml_table_get(rec, name, len);
+    return -1;
 }
 
-#define KNOWN(rec, pos, name) known_field(rec, pos, name, sizeof name - 1)
+static bool is_known_key(const char *key, size_t len)
+{
+    return known_index(key, len) >= 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Hashes: raw in memory, hex in the file.                                */
+/* ---------------------------------------------------------------------- */
+
+/* libsodium's hex functions run in constant time, at about 250 ns a hash;
+ * converting every hash of a 100,000-record file on each read and write
+ * made them a fifth of the read.  These hashes are not secrets (they are
+ * what the file holds, and redeem compares them with sodium_memcmp), so
+ * plain table lookups are used.  The input is checked to be 64 lowercase
+ * hex digits before it gets here. */
+static const char hex_digits[] = "0123456789abcdef";
+
+static unsigned char hex_value(char c)
+{
+    return (unsigned char)(c <= '9' ? c - '0' : c - 'a' + 10);
+}
+
+static void hash_from_hex(unsigned char out[HASH_BYTES], const char *hex)
+{
+    for (size_t i = 0; i < HASH_BYTES; i++) {
+        out[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+    }
+}
+
+void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1])
+{
+    for (size_t i = 0; i < HASH_BYTES; i++) {
+        out[2 * i] = hex_digits[rec->hash[i] >> 4];
+        out[2 * i + 1] = hex_digits[rec->hash[i] & 15u];
+    }
+    out[PAIRTOK_HASH_LEN] = '\0';
+}
+
+/* ---------------------------------------------------------------------- */
+/* The string pool: records' principals and labels, never moved.          */
+/* ---------------------------------------------------------------------- */
+
+#define POOL_BLOCK (64u * 1024u)
+
+struct pool_block {
+    pool_block *next;
+    size_t used, size;
+    char data[];
+};
+
+/* A NUL-terminated copy of `len` bytes, or NULL when out of memory.  Edits
+ * leave old strings behind; the store re-reads its file before they add up
+ * (see doc_release in store.c). */
+static const char *pool_copy(sdoc *doc, const char *s, size_t len)
+{
+    pool_block *b = doc->pool;
+    if (b == NULL || b->size - b->used < len + 1) {
+        size_t size = len + 1 > POOL_BLOCK ? len + 1 : POOL_BLOCK;
+        b = malloc(sizeof *b + size);
+        if (b == NULL) {
+            return NULL;
+        }
+        b->next = doc->pool;
+        b->used = 0;
+        b->size = size;
+        doc->pool = b;
+    }
+    char *copy = b->data + b->used;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    b->used += len + 1;
+    return copy;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Documents.                                                             */
+/* ---------------------------------------------------------------------- */
+
+sdoc *doc_new(void)
+{
+    sdoc *doc = calloc(1, sizeof *doc);
+    if (doc != NULL && (doc->rest = toml_new()) == NULL) {
+        free(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+void doc_free(sdoc *doc)
+{
+    if (doc == NULL) {
+        return;
+    }
+    toml_free(doc->rest);
+    fsafe_text_free(&doc->text);
+    free(doc->recs);
+    for (pool_block *b = doc->pool, *next; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(doc);
+}
+
+/* Room for one more record. */
+static srec *doc_push(sdoc *doc)
+{
+    if (doc->count == doc->cap) {
+        size_t cap = doc->cap ? doc->cap * 2 : 16;
+        srec *bigger = cap <= SIZE_MAX / sizeof *bigger ? realloc(doc->recs, cap * sizeof *bigger)
+                                                        : NULL;
+        if (bigger == NULL) {
+            return NULL;
+        }
+        doc->recs = bigger;
+        doc->cap = cap;
+    }
+    srec *rec = &doc->recs[doc->count++];
+    memset(rec, 0, sizeof *rec);
+    return rec;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading.                                                               */
+/* ---------------------------------------------------------------------- */
 
 static const char *type_name(toml_type type)
 {
@@ -58,90 +179,162 @@ static const char *type_name(toml_type type)
     }
 }
 
+/* What the harvester carries between records.  The first problem is kept
+ * and reported only once the whole file parsed: a syntax error further on,
+ * or a schema_version, takes precedence, as it would for a file read whole. */
+typedef struct reader {
+    sdoc *doc;
+    const char *path;
+    bool failed;
+    bool kept; /* some record table stays in the tree */
+    pairtok_error first;
+} reader;
+
 /* `path:line:col: pair_token[i].name: problem` at the position of `at`. */
-static pairtok_status field_fail(pairtok_error *err, const char *path, const toml_node *at,
-                                 size_t index, const char *name, const char *problem)
+static bool field_fail(reader *rd, const toml_node *at, size_t index, int f, const char *problem)
 {
-    return pairtok_fail(err, PAIRTOK_EPARSE, 0, "%s:%u:%u: %s[%zu].%s: %s", path,
-                        toml_node_line(at), toml_node_col(at), K_RECORDS, index, name, problem);
+    pairtok_fail(&rd->first, PAIRTOK_EPARSE, 0, "%s:%u:%u: " K_RECORDS "[%zu].%s: %s", rd->path,
+                 toml_node_line(at), toml_node_col(at), index, known[f].name, problem);
+    rd->failed = true;
+    return true;
 }
 
-static pairtok_status check_string(const toml_node *rec, size_t index, const char *name,
-                                   bool required, const char *path, pairtok_error *err)
+/* Type checks, in the order of the fields; true if one failed. */
+static bool check_types(reader *rd, const toml_node *table, const toml_node *const v[F_COUNT],
+                        size_t index)
 {
-    const toml_node *v = field(rec, name);
-    if (v == NULL) {
-        return required ? field_fail(err, path, rec, index, name, "missing") : PAIRTOK_OK;
+    static const bool required[F_COUNT] = {true, true, true, true, false, false};
+    for (int f = 0; f < F_COUNT; f++) {
+        bool epoch = f == F_EXPIRES || f == F_ISSUED || f == F_RESERVED;
+        toml_type want = epoch ? TOML_INTEGER : TOML_STRING;
+        if (v[f] == NULL) {
+            if (required[f]) {
+                return field_fail(rd, table, index, f, "missing");
+            }
+        } else if (toml_node_type(v[f]) != want) {
+            char problem[64];
+            snprintf(problem, sizeof problem, "expected %s, found %s",
+                     epoch ? "an integer" : "a string", type_name(toml_node_type(v[f])));
+            return field_fail(rd, v[f], index, f, problem);
+        } else if (epoch && toml_integer(v[f]) < 0) {
+            return field_fail(rd, v[f], index, f, "must not be negative");
+        }
     }
-    if (toml_node_type(v) != TOML_STRING) {
-        char problem[64];
-        snprintf(problem, sizeof problem, "expected a string, found %s",
-                 type_name(toml_node_type(v)));
-        return field_fail(err, path, v, index, name, problem);
-    }
-    return PAIRTOK_OK;
+    return false;
 }
 
-static pairtok_status check_epoch(const toml_node *rec, size_t index, const char *name,
-                                  bool required, const char *path, pairtok_error *err)
+/* Value checks; true if one failed. */
+static bool check_values(reader *rd, const toml_node *const v[F_COUNT], size_t index)
 {
-    const toml_node *v = field(rec, name);
-    if (v == NULL) {
-        return required ? field_fail(err, path, rec, index, name, "missing") : PAIRTOK_OK;
-    }
-    if (toml_node_type(v) != TOML_INTEGER) {
-        char problem[64];
-        snprintf(problem, sizeof problem, "expected an integer, found %s",
-                 type_name(toml_node_type(v)));
-        return field_fail(err, path, v, index, name, problem);
-    }
-    if (toml_integer(v) < 0) {
-        return field_fail(err, path, v, index, name, "must not be negative");
-    }
-    return PAIRTOK_OK;
-}
-
-static pairtok_status check_record(const toml_node *rec, size_t index, const char *path,
-                                   pairtok_error *err)
-{
-    pairtok_status st;
-    if ((st = check_string(rec, index, F_HASH, true, path, err)) != PAIRTOK_OK ||
-        (st = check_string(rec, index, F_PRINCIPAL, true, path, err)) != PAIRTOK_OK ||
-        (st = check_epoch(rec, index, F_EXPIRES, true, path, err)) != PAIRTOK_OK ||
-        (st = check_epoch(rec, index, F_ISSUED, true, path, err)) != PAIRTOK_OK ||
-        (st = check_string(rec, index, F_LABEL, false, path, err)) != PAIRTOK_OK ||
-        (st = check_epoch(rec, index, F_RESERVED, false, path, err)) != PAIRTOK_OK) {
-        return st;
-    }
     size_t len;
-    const toml_node *v = field(rec, F_HASH);
-    const char *text = toml_string(v, &len);
+    const char *text = toml_string(v[F_HASH], &len);
     const char *problem = pairtok_hash_problem(text, len);
     if (problem != NULL) {
-        return field_fail(err, path, v, index, F_HASH, problem);
+        return field_fail(rd, v[F_HASH], index, F_HASH, problem);
     }
-    v = field(rec, F_PRINCIPAL);
-    text = toml_string(v, &len);
+    text = toml_string(v[F_PRINCIPAL], &len);
     if ((problem = pairtok_principal_problem(text, len)) != NULL) {
-        return field_fail(err, path, v, index, F_PRINCIPAL, problem);
+        return field_fail(rd, v[F_PRINCIPAL], index, F_PRINCIPAL, problem);
     }
-    v = field(rec, F_LABEL);
-    if (v != NULL) {
-        text = toml_string(v, &len);
+    if (v[F_LABEL] != NULL) {
+        text = toml_string(v[F_LABEL], &len);
         if (len > PAIRTOK_LABEL_MAX) {
-            return field_fail(err, path, v, index, F_LABEL, "longer than 4096 bytes");
+            return field_fail(rd, v[F_LABEL], index, F_LABEL, "longer than 4096 bytes");
         }
         if (memchr(text, '\0', len) != NULL) {
-            return field_fail(err, path, v, index, F_LABEL, "contains a NUL character");
+            return field_fail(rd, v[F_LABEL], index, F_LABEL, "contains a NUL character");
         }
     }
-    return PAIRTOK_OK;
+    return false;
 }
 
-pairtok_status doc_validate(const toml_doc *doc, const char *path, pairtok_error *err)
+static bool out_of_memory(reader *rd)
 {
-    const toml_node *root = toml_root(doc);
-    const toml_node *schema = field(root, K_SCHEMA);
+    pairtok_fail(&rd->first, PAIRTOK_ENOMEM, 0, "out of memory");
+    rd->failed = true;
+    return true;
+}
+
+/* Copy a validated record table into a new srec. */
+static bool convert(reader *rd, const toml_node *table, const toml_node *const v[F_COUNT],
+                    bool extra)
+{
+    sdoc *doc = rd->doc;
+    srec *rec = doc_push(doc);
+    if (rec == NULL) {
+        return false;
+    }
+    size_t len;
+    hash_from_hex(rec->hash, toml_string(v[F_HASH], &len));
+    const char *text = toml_string(v[F_PRINCIPAL], &len);
+    rec->principal = pool_copy(doc, text, len);
+    rec->principal_len = (uint8_t)len;
+    if (v[F_LABEL] != NULL) {
+        text = toml_string(v[F_LABEL], &len);
+        rec->label = pool_copy(doc, text, len);
+        rec->label_len = (uint16_t)len;
+    }
+    rec->expires = (uint64_t)toml_integer(v[F_EXPIRES]);
+    rec->issued = (uint64_t)toml_integer(v[F_ISSUED]);
+    if (v[F_RESERVED] != NULL) {
+        rec->flags |= REC_RESERVED;
+        rec->reserved_at = (uint64_t)toml_integer(v[F_RESERVED]);
+    }
+    rec->extra = extra ? table : NULL;
+    rec->line = toml_node_line(table);
+    rec->col = toml_node_col(table);
+    if (rec->principal == NULL || (v[F_LABEL] != NULL && rec->label == NULL)) {
+        doc->count--;
+        return false;
+    }
+    return true;
+}
+
+/* The harvester: validate and convert one record table.  Returns true to
+ * keep the table in the tree: when it has unknown keys, and once anything
+ * failed (the document is about to be thrown away). */
+static bool harvest_record(toml_node *table, size_t index, void *ctx)
+{
+    reader *rd = ctx;
+    if (rd->failed) {
+        return true;
+    }
+    if (toml_node_type(table) != TOML_TABLE) {
+        pairtok_fail(&rd->first, PAIRTOK_EPARSE, 0,
+                     "%s:%u:%u: " K_RECORDS "[%zu]: expected a table, found %s", rd->path,
+                     toml_node_line(table), toml_node_col(table), index,
+                     type_name(toml_node_type(table)));
+        rd->failed = true;
+        return true;
+    }
+    const toml_node *v[F_COUNT] = {NULL};
+    bool extra = false;
+    size_t n = toml_table_len(table);
+    for (size_t i = 0; i < n; i++) {
+        const char *key;
+        size_t key_len;
+        const toml_node *value = toml_table_at(table, i, &key, &key_len);
+        int f = known_index(key, key_len);
+        if (f >= 0) {
+            v[f] = value;
+        } else {
+            extra = true;
+        }
+    }
+    if (check_types(rd, table, v, index) || check_values(rd, v, index)) {
+        return true;
+    }
+    if (!convert(rd, table, v, extra)) {
+        return out_of_memory(rd);
+    }
+    rd->kept |= extra;
+    return extra;
+}
+
+static pairtok_status check_rest(const sdoc *doc, const char *path, pairtok_error *err)
+{
+    const toml_node *root = toml_root(doc->rest);
+    const toml_node *schema = toml_table_get(root, K_SCHEMA, strlen(K_SCHEMA));
     if (schema != NULL) {
         return pairtok_fail(err, PAIRTOK_ESCHEMA, 0,
                             "%s:%u:%u: " K_SCHEMA " is set: the file was written in a newer "
@@ -149,223 +342,241 @@ pairtok_status doc_validate(const toml_doc *doc, const char *path, pairtok_error
                             "untouched (upgrade pairtok)",
                             path, toml_node_line(schema), toml_node_col(schema));
     }
-    const toml_node *records = field(root, K_RECORDS);
-    if (records == NULL) {
-        return PAIRTOK_OK;
-    }
-    if (toml_node_type(records) != TOML_ARRAY) {
+    const toml_node *records = toml_table_get(root, K_RECORDS, strlen(K_RECORDS));
+    if (records != NULL && toml_node_type(records) != TOML_ARRAY) {
         return pairtok_fail(err, PAIRTOK_EPARSE, 0,
                             "%s:%u:%u: " K_RECORDS ": expected an array of tables "
                             "([[" K_RECORDS "]]), found %s",
                             path, toml_node_line(records), toml_node_col(records),
                             type_name(toml_node_type(records)));
     }
-    size_t n = toml_array_len(records);
-    for (size_t i = 0; i < n; i++) {
-        const toml_node *rec = toml_array_at(records, i);
-        if (toml_node_type(rec) != TOML_TABLE) {
-            return pairtok_fail(
-                err, PAIRTOK_EPARSE, 0, "%s:%u:%u: " K_RECORDS "[%zu]: expected a table, found %s",
-                path, toml_node_line(rec), toml_node_col(rec), i, type_name(toml_node_type(rec)));
+    return PAIRTOK_OK;
+}
+
+/* Parse into `doc`; the records go to doc->recs as they are read. */
+static pairtok_status parse_into(sdoc *doc, const char *path, pairtok_error *err)
+{
+    reader rd = {.doc = doc, .path = path};
+    /* Room for as many records as the text could hold (no record is
+     * shorter than 128 bytes), so the array never moves while it fills:
+     * growing by doubling would copy it and briefly hold both copies.
+     * Pages past the last record are never touched, so cost no memory. */
+    size_t most = doc->text.len / 128 + 16;
+    if (most <= SIZE_MAX / sizeof *doc->recs &&
+        (doc->recs = malloc(most * sizeof *doc->recs)) != NULL) {
+        doc->cap = most;
+    }
+    toml_error terr;
+    if (toml_parse_harvest(doc->text.data, doc->text.len, K_RECORDS, strlen(K_RECORDS), harvest_record, &rd,
+                           &doc->rest, &terr) != 0) {
+        if (terr.oom) {
+            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
         }
-        pairtok_status st = check_record(rec, i, path, err);
-        if (st != PAIRTOK_OK) {
-            return st;
-        }
+        return pairtok_fail(err, PAIRTOK_EPARSE, 0, "%s:%u:%u: %s", path, terr.line, terr.col,
+                            terr.message);
+    }
+    pairtok_status st = check_rest(doc, path, err);
+    if (st == PAIRTOK_OK && rd.failed) {
+        st = pairtok_fail(err, rd.first.code, 0, "%s", rd.first.message);
+    }
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    /* The records are written from the srecs: take them out of the tree.
+     * The array node stays allocated, as the parent of kept tables. */
+    toml_node *root = toml_root(doc->rest);
+    doc->array = toml_table_get(root, K_RECORDS, strlen(K_RECORDS));
+    toml_table_remove(root, K_RECORDS, strlen(K_RECORDS));
+    if (!rd.kept && toml_table_len(root) == 0) {
+        fsafe_text_free(&doc->text); /* nothing points into it any more */
     }
     return PAIRTOK_OK;
 }
 
-toml_node *doc_records(toml_doc *doc, bool create)
+pairtok_status doc_parse(fsafe_text *text, const char *path, sdoc **out, pairtok_error *err)
 {
-    toml_node *root = toml_root(doc);
-    toml_node *records = field(root, K_RECORDS);
-    if (records == NULL && create) {
-        records = toml_table_add_array(doc, root, K_RECORDS, strlen(K_RECORDS));
+    *out = NULL;
+    sdoc *doc = calloc(1, sizeof *doc);
+    if (doc == NULL) {
+        fsafe_text_free(text);
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
-    return records;
-}
-
-size_t doc_count(const toml_node *records)
-{
-    return records ? toml_array_len(records) : 0;
-}
-
-const char *rec_hash(const toml_node *rec)
-{
-    size_t len;
-    return toml_string(KNOWN(rec, 0, F_HASH), &len);
-}
-
-const char *rec_principal(const toml_node *rec, size_t *len)
-{
-    return toml_string(KNOWN(rec, 1, F_PRINCIPAL), len);
-}
-
-uint64_t rec_expires(const toml_node *rec)
-{
-    return (uint64_t)toml_integer(KNOWN(rec, 2, F_EXPIRES));
-}
-
-uint64_t rec_issued(const toml_node *rec)
-{
-    return (uint64_t)toml_integer(KNOWN(rec, 3, F_ISSUED));
-}
-
-bool rec_reserved(const toml_node *rec)
-{
-    /* Four required fields and maybe a label leave no room for the mark:
-     * the common case, answered without searching for an absent key. */
-    size_t len = toml_table_len(rec);
-    if (len == 4 || (len == 5 && KNOWN(rec, 4, F_LABEL) != NULL)) {
-        return false;
+    doc->text = *text;
+    *text = (fsafe_text){NULL, 0, 0};
+    pairtok_status st = parse_into(doc, path, err);
+    if (st != PAIRTOK_OK) {
+        doc_free(doc);
+        return st;
     }
-    return KNOWN(rec, 5, F_RESERVED) != NULL;
+    *out = doc;
+    return PAIRTOK_OK;
 }
 
-const char *rec_label(const toml_node *rec, size_t *len)
+/* ---------------------------------------------------------------------- */
+/* Writing.                                                               */
+/* ---------------------------------------------------------------------- */
+
+#define EMIT_STRING(e, f, text, n) toml_emit_string(e, known[f].name, known[f].len, text, n)
+#define EMIT_EPOCH(e, f, v) toml_emit_integer(e, known[f].name, known[f].len, (int64_t)(v))
+
+static void emit_record(toml_emitter *e, const sdoc *doc, const srec *rec)
 {
-    const toml_node *label = KNOWN(rec, 4, F_LABEL);
-    *len = 0;
-    return label != NULL ? toml_string(label, len) : NULL;
+    char hex[PAIRTOK_HASH_LEN + 1];
+    rec_hash_hex(rec, hex);
+    toml_emit_array_header(e, K_RECORDS, strlen(K_RECORDS));
+    EMIT_STRING(e, F_HASH, hex, PAIRTOK_HASH_LEN);
+    EMIT_STRING(e, F_PRINCIPAL, rec->principal, rec->principal_len);
+    EMIT_EPOCH(e, F_EXPIRES, rec->expires);
+    EMIT_EPOCH(e, F_ISSUED, rec->issued);
+    if (rec->label != NULL) {
+        EMIT_STRING(e, F_LABEL, rec->label, rec->label_len);
+    }
+    if (rec->flags & REC_RESERVED) {
+        EMIT_EPOCH(e, F_RESERVED, rec->reserved_at);
+    }
+    if (rec->extra != NULL) {
+        toml_emit_table_rest(e, doc->array, rec->extra, is_known_key);
+    }
 }
 
-bool rec_redeemable(const toml_node *rec, uint64_t now)
+static int emit_records(toml_emitter *e, void *ctx)
 {
-    uint64_t expires = rec_expires(rec);
-    uint64_t issued = rec_issued(rec);
-    size_t plen;
-    const char *principal = rec_principal(rec, &plen);
-    return expires > now && expires >= issued && expires - issued <= PAIRTOK_MAX_EXPIRY_SECS &&
-           !rec_reserved(rec) && !pairtok_principal_is_reserved(principal, plen);
+    const sdoc *doc = ctx;
+    for (size_t i = 0; i < doc->count && !toml_emit_failed(e); i++) {
+        emit_record(e, doc, &doc->recs[i]);
+    }
+    return toml_emit_failed(e) ? -1 : 0;
 }
 
-bool rec_is_expired(const toml_node *rec, const void *now)
+int doc_write(const sdoc *doc, toml_sink_fn sink, void *ctx)
 {
-    return rec_expires(rec) <= *(const uint64_t *)now;
+    return toml_write_more(doc->rest, emit_records, (void *)(uintptr_t)doc, sink, ctx);
 }
 
-pairtok_status rec_export(const toml_node *rec, pairtok_record *out, pairtok_error *err)
+/* ---------------------------------------------------------------------- */
+/* Records.                                                               */
+/* ---------------------------------------------------------------------- */
+
+bool rec_redeemable(const srec *rec, uint64_t now)
+{
+    return rec->expires > now && rec->expires >= rec->issued &&
+           rec->expires - rec->issued <= PAIRTOK_MAX_EXPIRY_SECS && !(rec->flags & REC_RESERVED) &&
+           !pairtok_principal_is_reserved(rec->principal, rec->principal_len);
+}
+
+bool rec_has_principal(const srec *rec, const char *principal)
+{
+    return strcmp(rec->principal, principal) == 0;
+}
+
+bool rec_is_expired(const srec *rec, const void *now)
+{
+    return rec->expires <= *(const uint64_t *)now;
+}
+
+pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *err)
 {
     memset(out, 0, sizeof *out);
-    memcpy(out->token_hash, rec_hash(rec), PAIRTOK_HASH_LEN);
-    size_t len;
-    const char *principal = rec_principal(rec, &len);
-    memcpy(out->principal, principal, len);
-    out->expires_at_epoch = rec_expires(rec);
-    out->issued_at_epoch = rec_issued(rec);
-    const char *text = rec_label(rec, &len);
-    if (text != NULL) {
-        out->label = malloc(len + 1);
+    rec_hash_hex(rec, out->token_hash);
+    memcpy(out->principal, rec->principal, rec->principal_len);
+    out->expires_at_epoch = rec->expires;
+    out->issued_at_epoch = rec->issued;
+    if (rec->label != NULL) {
+        out->label = malloc((size_t)rec->label_len + 1);
         if (out->label == NULL) {
             return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
         }
-        memcpy(out->label, text, len);
-        out->label[len] = '\0';
+        memcpy(out->label, rec->label, (size_t)rec->label_len + 1);
     }
     return PAIRTOK_OK;
 }
 
-static int add_fields(toml_doc *doc, toml_node *table, const pairtok_record *rec)
+/* Set the known fields of `rec` from `from`; on failure `rec` is unchanged. */
+static bool assign(sdoc *doc, srec *rec, const pairtok_record *from)
 {
-    if (toml_table_add_string(doc, table, F_HASH, strlen(F_HASH), rec->token_hash,
-                              strlen(rec->token_hash)) != 0 ||
-        toml_table_add_string(doc, table, F_PRINCIPAL, strlen(F_PRINCIPAL), rec->principal,
-                              strlen(rec->principal)) != 0 ||
-        toml_table_add_integer(doc, table, F_EXPIRES, strlen(F_EXPIRES),
-                               (int64_t)rec->expires_at_epoch) != 0 ||
-        toml_table_add_integer(doc, table, F_ISSUED, strlen(F_ISSUED),
-                               (int64_t)rec->issued_at_epoch) != 0) {
-        return -1;
+    size_t plen = strlen(from->principal);
+    size_t llen = from->label ? strlen(from->label) : 0;
+    const char *principal = rec->principal;
+    if (principal == NULL || strcmp(principal, from->principal) != 0) {
+        principal = pool_copy(doc, from->principal, plen);
     }
-    if (rec->label != NULL && toml_table_add_string(doc, table, F_LABEL, strlen(F_LABEL),
-                                                    rec->label, strlen(rec->label)) != 0) {
-        return -1;
+    const char *label = rec->label;
+    if (from->label != NULL && (label == NULL || strcmp(label, from->label) != 0)) {
+        label = pool_copy(doc, from->label, llen);
     }
-    return 0;
-}
-
-pairtok_status doc_append(toml_doc *doc, const pairtok_record *rec, pairtok_error *err)
-{
-    toml_node *records = doc_records(doc, true);
-    toml_node *table = records ? toml_array_append_table(doc, records) : NULL;
-    if (table == NULL || add_fields(doc, table, rec) != 0) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
-    }
-    return PAIRTOK_OK;
-}
-
-/* True if the five known fields of `table` already hold `rec`. */
-static bool rec_equals(const toml_node *table, const pairtok_record *rec)
-{
-    size_t len;
-    const char *principal = rec_principal(table, &len);
-    if (len != strlen(rec->principal) || memcmp(principal, rec->principal, len) != 0 ||
-        rec_expires(table) != rec->expires_at_epoch || rec_issued(table) != rec->issued_at_epoch ||
-        memcmp(rec_hash(table), rec->token_hash, PAIRTOK_HASH_LEN) != 0) {
+    if (principal == NULL || (from->label != NULL && label == NULL)) {
         return false;
     }
-    const char *text = rec_label(table, &len);
-    if (text == NULL || rec->label == NULL) {
-        return text == NULL && rec->label == NULL;
-    }
-    return len == strlen(rec->label) && memcmp(text, rec->label, len) == 0;
+    hash_from_hex(rec->hash, from->token_hash);
+    rec->principal = principal;
+    rec->principal_len = (uint8_t)plen;
+    rec->label = from->label ? label : NULL;
+    rec->label_len = (uint16_t)llen;
+    rec->expires = from->expires_at_epoch;
+    rec->issued = from->issued_at_epoch;
+    return true;
 }
 
-pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec, bool *changed,
-                          pairtok_error *err)
+pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *err)
 {
-    *changed = !rec_equals(table, rec);
-    if (!*changed) {
-        return PAIRTOK_OK; /* the common case: rewriting what was loaded */
-    }
-    static const char *const known[] = {F_HASH, F_PRINCIPAL, F_EXPIRES, F_ISSUED, F_LABEL};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        toml_table_remove(table, known[i], strlen(known[i]));
-    }
-    if (add_fields(doc, table, rec) != 0) {
+    srec *added = doc_push(doc);
+    if (added == NULL || !assign(doc, added, rec)) {
+        if (added != NULL) {
+            doc->count--;
+        }
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     return PAIRTOK_OK;
 }
 
-typedef struct drop_ctx {
-    doc_pred drop;
-    const void *ctx;
-} drop_ctx;
-
-static bool kept(const toml_node *rec, const void *c)
+/* True if the known fields of `rec` already hold `with`. */
+static bool rec_equals(const srec *rec, const pairtok_record *with)
 {
-    const drop_ctx *d = c;
-    return !d->drop(rec, d->ctx);
-}
-
-size_t doc_remove_where(toml_node *records, doc_pred drop, const void *ctx)
-{
-    if (records == NULL) {
-        return 0;
+    char hex[PAIRTOK_HASH_LEN + 1];
+    rec_hash_hex(rec, hex);
+    if (strcmp(rec->principal, with->principal) != 0 || rec->expires != with->expires_at_epoch ||
+        rec->issued != with->issued_at_epoch ||
+        memcmp(hex, with->token_hash, PAIRTOK_HASH_LEN) != 0) {
+        return false;
     }
-    drop_ctx d = {drop, ctx};
-    return toml_array_retain(records, kept, &d);
-}
-
-typedef struct marked_ctx {
-    const unsigned char *gone;
-    size_t next;
-} marked_ctx;
-
-static bool not_marked(const toml_node *rec, const void *c)
-{
-    (void)rec;
-    marked_ctx *m = (marked_ctx *)(uintptr_t)c; /* toml_array_retain visits in order, once each */
-    return !m->gone[m->next++];
-}
-
-size_t doc_remove_marked(toml_node *records, const unsigned char *gone)
-{
-    if (records == NULL) {
-        return 0;
+    if (rec->label == NULL || with->label == NULL) {
+        return rec->label == NULL && with->label == NULL;
     }
-    marked_ctx m = {gone, 0};
-    return toml_array_retain(records, not_marked, &m);
+    return strcmp(rec->label, with->label) == 0;
+}
+
+pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_record *with, bool *changed,
+                          pairtok_error *err)
+{
+    *changed = !rec_equals(rec, with);
+    if (*changed && !assign(doc, rec, with)) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    return PAIRTOK_OK;
+}
+
+size_t doc_remove_where(sdoc *doc, doc_pred drop, const void *ctx)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < doc->count; i++) {
+        if (!drop(&doc->recs[i], ctx)) {
+            doc->recs[kept++] = doc->recs[i];
+        }
+    }
+    size_t removed = doc->count - kept;
+    doc->count = kept;
+    return removed;
+}
+
+size_t doc_remove_marked(sdoc *doc)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < doc->count; i++) {
+        if (!(doc->recs[i].flags & REC_GONE)) {
+            doc->recs[kept++] = doc->recs[i];
+        }
+    }
+    size_t removed = doc->count - kept;
+    doc->count = kept;
+    return removed;
 }

@@ -1,62 +1,113 @@
 /*
- * doc.h - the store file's document: validation and record access
- * (internal to libpairtok).
+ * doc.h - the store file's document: records in compact form, everything
+ * else as a TOML tree (internal to libpairtok).
  *
- * Records are the tables of the root array `pair_token`.  doc_validate()
- * checks every record once; the accessors assume a validated document.
+ * A store holds up to 100,000s of records, each written as a [[pair_token]]
+ * table.  As TOML trees they would take 1.3 times the file, on top of the
+ * file text the tree points into; as `srec`s they take about 0.6 times the
+ * file, and the text can be freed.  So the reader hands each record table
+ * to a harvester as soon as it is complete (toml_parse_harvest), which
+ * validates it, converts it, and lets the parser reuse its memory: reading
+ * never holds more than one record as a tree.
+ *
+ * Nothing is lost: a record table with keys this library does not know
+ * stays in the tree (`extra`), and is written back with them; keys and
+ * tables outside the records stay in `rest`.  A record's known fields are
+ * always those of the srec.
  */
 #ifndef PAIRTOK_DOC_H
 #define PAIRTOK_DOC_H
 
+#include "fsafe.h"
 #include "internal.h"
 #include "toml.h"
 
-/* Check the whole document: no `schema_version` (PAIRTOK_ESCHEMA), and
- * `pair_token`, if present, an array of valid record tables (PAIRTOK_EPARSE
- * with `path:line:col: pair_token[i].field: problem`). */
-PAIRTOK_HIDDEN pairtok_status doc_validate(const toml_doc *doc, const char *path,
-                                           pairtok_error *err);
+#define HASH_BYTES 32
 
-/* The records array, or NULL when the document has none.  With `create`,
- * adds an empty one (NULL only on allocation failure). */
-PAIRTOK_HIDDEN toml_node *doc_records(toml_doc *doc, bool create);
-PAIRTOK_HIDDEN size_t doc_count(const toml_node *records);
+enum {
+    REC_RESERVED = 1, /* has reserved_at_epoch: a redeem is (or was) under way */
+    REC_GONE = 2      /* scratch mark of redeem: delete on success */
+};
 
-/* Field access on a validated record table. */
-PAIRTOK_HIDDEN const char *rec_hash(const toml_node *rec);
-PAIRTOK_HIDDEN const char *rec_principal(const toml_node *rec, size_t *len);
-PAIRTOK_HIDDEN uint64_t rec_expires(const toml_node *rec);
-PAIRTOK_HIDDEN uint64_t rec_issued(const toml_node *rec);
-PAIRTOK_HIDDEN bool rec_reserved(const toml_node *rec);
-/* The label and its length, or NULL when the record has none. */
-PAIRTOK_HIDDEN const char *rec_label(const toml_node *rec, size_t *len);
+/* One record.  Strings live in the document's pool, NUL-terminated. */
+typedef struct srec {
+    unsigned char hash[HASH_BYTES]; /* SHA-256 of the token, raw */
+    uint64_t expires;
+    uint64_t issued;
+    uint64_t reserved_at; /* when flags & REC_RESERVED */
+    const char *principal;
+    const char *label; /* NULL when the record has none */
+    const toml_node *extra; /* the record's table if it has unknown keys */
+    uint32_t line, col;     /* where it was read; 0 for records added since */
+    uint16_t label_len;
+    uint8_t principal_len;
+    uint8_t flags;
+} srec;
+
+typedef struct pool_block pool_block;
+
+typedef struct sdoc {
+    toml_doc *rest;         /* the document without its records */
+    const toml_node *array; /* the `pair_token` array read (extras' parent), or NULL */
+    fsafe_text text;        /* the file text, kept while `rest` points into it */
+    srec *recs;
+    size_t count, cap;
+    pool_block *pool; /* strings of the records, newest block first */
+} sdoc;
+
+/* A new empty document, or NULL when out of memory. */
+PAIRTOK_HIDDEN sdoc *doc_new(void);
+/* Parse and validate `text` (the document takes it over, also on
+ * failure).  Errors: PAIRTOK_EPARSE (`path:line:col:
+ * message`, for records `pair_token[i].field: problem`), PAIRTOK_ESCHEMA
+ * (schema_version set: a newer format), PAIRTOK_ENOMEM. */
+PAIRTOK_HIDDEN pairtok_status doc_parse(fsafe_text *text, const char *path, sdoc **out,
+                                        pairtok_error *err);
+PAIRTOK_HIDDEN void doc_free(sdoc *doc);
+
+/* Write the canonical text: the rest, then one [[pair_token]] per record
+ * (fields in the seed's order, then the record's unknown keys).  -1 as soon
+ * as `sink` fails or memory runs out. */
+PAIRTOK_HIDDEN int doc_write(const sdoc *doc, toml_sink_fn sink, void *ctx);
+
+static inline size_t doc_count(const sdoc *doc)
+{
+    return doc->count;
+}
+
+static inline srec *doc_at(const sdoc *doc, size_t i)
+{
+    return &doc->recs[i];
+}
+
+/* The record's hash as 64 lowercase hex digits. */
+PAIRTOK_HIDDEN void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1]);
 /* True if the record may be redeemed at `now`: unexpired, lifetime within
  * the cap, not reserved, principal not `anonymous`. */
-PAIRTOK_HIDDEN bool rec_redeemable(const toml_node *rec, uint64_t now);
+PAIRTOK_HIDDEN bool rec_redeemable(const srec *rec, uint64_t now);
+PAIRTOK_HIDDEN bool rec_has_principal(const srec *rec, const char *principal);
 
 /* Copy a record into `out` (label duplicated). */
-PAIRTOK_HIDDEN pairtok_status rec_export(const toml_node *rec, pairtok_record *out,
-                                         pairtok_error *err);
+PAIRTOK_HIDDEN pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *err);
 
-/* Append a new record table with the five fields, in the seed's order. */
-PAIRTOK_HIDDEN pairtok_status doc_append(toml_doc *doc, const pairtok_record *rec,
-                                         pairtok_error *err);
+/* Append a record (fields already validated). */
+PAIRTOK_HIDDEN pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *err);
 
-/* Overwrite the five known fields of `table` with `rec`, keeping its other
+/* Overwrite the known fields of `rec` with `with`, keeping its unknown
  * keys; *changed tells whether anything differed (else nothing is done). */
-PAIRTOK_HIDDEN pairtok_status rec_update(toml_doc *doc, toml_node *table, const pairtok_record *rec,
+PAIRTOK_HIDDEN pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_record *with,
                                          bool *changed, pairtok_error *err);
 
 /* Remove, keeping order, every record for which `drop` is true; returns how
  * many were removed. */
-typedef bool (*doc_pred)(const toml_node *rec, const void *ctx);
-PAIRTOK_HIDDEN size_t doc_remove_where(toml_node *records, doc_pred drop, const void *ctx);
+typedef bool (*doc_pred)(const srec *rec, const void *ctx);
+PAIRTOK_HIDDEN size_t doc_remove_where(sdoc *doc, doc_pred drop, const void *ctx);
 
-/* Remove, keeping order, record i for every i with gone[i] != 0 (gone has
- * one byte per record); returns how many were removed. */
-PAIRTOK_HIDDEN size_t doc_remove_marked(toml_node *records, const unsigned char *gone);
+/* Remove, keeping order, every record marked REC_GONE; returns how many
+ * were removed. */
+PAIRTOK_HIDDEN size_t doc_remove_marked(sdoc *doc);
 
 /* Predicate for doc_remove_where: expired at *(const uint64_t *)ctx. */
-PAIRTOK_HIDDEN bool rec_is_expired(const toml_node *rec, const void *now);
+PAIRTOK_HIDDEN bool rec_is_expired(const srec *rec, const void *now);
 
 #endif /* PAIRTOK_DOC_H */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,33 +173,42 @@ pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd, const char *b
     return PAIRTOK_OK;
 }
 
-pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size, const char *path,
-                              char **buf, size_t *len, pairtok_error *err)
+void fsafe_text_free(fsafe_text *text)
 {
-    *buf = NULL;
-    *len = 0;
-    char *data = malloc(size ? size : 1);
-    if (data == NULL) {
+    if (text->data != NULL) {
+        munmap(text->data, text->mapped);
+    }
+    *text = (fsafe_text){NULL, 0, 0};
+}
+
+pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size, const char *path,
+                              fsafe_text *out, pairtok_error *err)
+{
+    *out = (fsafe_text){NULL, 0, 0};
+    if (size == 0) {
+        return PAIRTOK_OK;
+    }
+    void *pages = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory reading the store", path);
     }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = sys->read(fd, data + got, size - got);
+    fsafe_text text = {pages, 0, size};
+    while (text.len < size) {
+        ssize_t n = sys->read(fd, text.data + text.len, size - text.len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
             int e = errno;
-            free(data);
+            fsafe_text_free(&text);
             return io_fail(err, e, "read failed", path);
         }
         if (n == 0) {
             break;
         }
-        got += (size_t)n;
+        text.len += (size_t)n;
     }
-    *buf = data;
-    *len = got;
+    *out = text;
     return PAIRTOK_OK;
 }
 

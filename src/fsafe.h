@@ -32,10 +32,23 @@ PAIRTOK_HIDDEN pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd
                                                const char *path, int *fd, struct stat *st,
                                                pairtok_error *err);
 
-/* Read the whole file (`size` bytes expected) into a new malloc'd buffer. */
+/* A file's text in pages of its own: freeing it hands the memory back to
+ * the system at once.  From malloc(), a buffer this size may come from the
+ * heap (glibc raises its mmap threshold after freeing a big block), where
+ * freeing it only marks it reusable, and a 20 MB file read, parsed and
+ * freed would stay in the process's resident memory. */
+typedef struct fsafe_text {
+    char *data; /* NULL when empty */
+    size_t len;
+    size_t mapped;
+} fsafe_text;
+
+/* Read the whole file (`size` bytes expected) into new pages. */
 PAIRTOK_HIDDEN pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size,
-                                             const char *path, char **buf, size_t *len,
+                                             const char *path, fsafe_text *out,
                                              pairtok_error *err);
+/* Free what fsafe_read_all() read; the text is left empty.  Idempotent. */
+PAIRTOK_HIDDEN void fsafe_text_free(fsafe_text *text);
 
 /* Take an exclusive flock on `lock_name` in `dirfd` (created 0600), waiting
  * at most `timeout_ms`.  *lockfd is then held until fsafe_unlock(). */

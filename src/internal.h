@@ -37,4 +37,6 @@ PAIRTOK_HIDDEN bool pairtok_principal_is_reserved(const char *principal, size_t 
  * control characters.  `at` receives the byte offset of the problem. */
 PAIRTOK_HIDDEN const char *pairtok_label_problem(const char *label, size_t len, size_t *at);
 PAIRTOK_HIDDEN bool pairtok_is_token_char(unsigned char c);
+/* token.c: the raw SHA-256 of `len` bytes of token, as the store keeps it. */
+PAIRTOK_HIDDEN void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32]);
 #endif /* PAIRTOK_INTERNAL_H */

@@ -3,11 +3,9 @@
  * transaction, and the operations (issue, redeem, revoke, list, prune, save,
  * check) on the TOML document.
  *
- * The document tree is the store's data model: records are the tables of
- * the root array `pair_token`, so keys this library does not know survive
- * every rewrite untouched.  The tree is validated once when it is read;
- * after that the accessors below may assume the five fields have the right
- * types.
+ * The document (doc.h) keeps records in compact form and everything else,
+ * including keys this library does not know, as TOML, so that every rewrite
+ * keeps them.  It is validated once when it is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +20,6 @@
 #include "doc.h"
 #include "fsafe.h"
 #include "store.h"
-#include "toml.h"
 
 /* ---------------------------------------------------------------------- */
 /* Handles.                                                               */
@@ -95,8 +92,7 @@ pairtok_status pairtok_store_open(const char *path, const pairtok_options *optio
 
 static void cache_drop(pairtok_store *s)
 {
-    toml_free(s->cache.doc);
-    free(s->cache.buf);
+    doc_free(s->cache.doc);
     if (s->cache.fd >= 0) {
         s->sys->close(s->cache.fd);
     }
@@ -175,8 +171,7 @@ pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *e
 /* A document in use, with the file version it mirrors (fd/st) when it is
  * clean.  The fd keeps the inode alive so its number cannot be reused. */
 typedef struct doc_ref {
-    toml_doc *doc;
-    char *buf;
+    sdoc *doc;
     int fd; /* descriptor of the file the doc mirrors, -1 if none */
     struct stat st;
     size_t edits;
@@ -192,27 +187,18 @@ static bool same_version(const struct stat *a, const struct stat *b)
 
 static pairtok_status parse_file(pairtok_store *s, doc_ref *ref, pairtok_error *err)
 {
-    size_t len;
+    fsafe_text text;
     pairtok_status st =
-        fsafe_read_all(s->sys, ref->fd, (size_t)ref->st.st_size, s->path, &ref->buf, &len, err);
+        fsafe_read_all(s->sys, ref->fd, (size_t)ref->st.st_size, s->path, &text, err);
     if (st != PAIRTOK_OK) {
         return st;
     }
-    toml_error terr;
-    if (toml_parse(ref->buf, len, &ref->doc, &terr) != 0) {
-        if (terr.oom) {
-            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", s->path);
-        }
-        return pairtok_fail(err, PAIRTOK_EPARSE, 0, "%s:%u:%u: %s", s->path, terr.line, terr.col,
-                            terr.message);
-    }
-    return doc_validate(ref->doc, s->path, err);
+    return doc_parse(&text, s->path, &ref->doc, err);
 }
 
-static void doc_free(pairtok_store *s, doc_ref *ref)
+static void ref_free(pairtok_store *s, doc_ref *ref)
 {
-    toml_free(ref->doc);
-    free(ref->buf);
+    doc_free(ref->doc);
     if (ref->fd >= 0) {
         s->sys->close(ref->fd);
     }
@@ -233,24 +219,23 @@ static pairtok_status doc_acquire(pairtok_store *s, int dirfd, doc_ref *ref, pai
     }
     if (ref->fd >= 0 && s->cache.doc != NULL && same_version(&ref->st, &s->cache.st)) {
         s->sys->close(ref->fd);
-        *ref =
-            (doc_ref){s->cache.doc, s->cache.buf, s->cache.fd, s->cache.st, s->cache.edits, false};
+        *ref = (doc_ref){s->cache.doc, s->cache.fd, s->cache.st, s->cache.edits, false};
         memset(&s->cache, 0, sizeof s->cache);
         s->cache.fd = -1;
         return PAIRTOK_OK;
     }
     cache_drop(s);
     if (ref->fd < 0) {
-        ref->doc = toml_new();
+        ref->doc = doc_new();
     } else {
         st = parse_file(s, ref, err);
         if (st != PAIRTOK_OK) {
-            doc_free(s, ref);
+            ref_free(s, ref);
             return st;
         }
     }
     if (ref->doc == NULL) {
-        doc_free(s, ref);
+        ref_free(s, ref);
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     return PAIRTOK_OK;
@@ -261,16 +246,16 @@ static pairtok_status doc_acquire(pairtok_store *s, int dirfd, doc_ref *ref, pai
  * in the arena until the document is freed). */
 static void doc_release(pairtok_store *s, doc_ref *ref)
 {
-    size_t limit = ref->doc ? doc_count(doc_records(ref->doc, false)) : 0;
+    size_t limit = ref->doc ? doc_count(ref->doc) : 0;
     limit = limit < 1024 ? 1024 : limit;
     if (ref->doc != NULL && !ref->dirty && ref->fd >= 0 && ref->edits <= limit) {
         cache_drop(s);
-        s->cache = (store_cache){ref->doc, ref->buf, ref->fd, ref->st, ref->edits};
+        s->cache = (store_cache){ref->doc, ref->fd, ref->st, ref->edits};
         memset(ref, 0, sizeof *ref);
         ref->fd = -1;
         return;
     }
-    doc_free(s, ref);
+    ref_free(s, ref);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -324,17 +309,13 @@ static pairtok_status txn_begin(pairtok_store *s, bool create, txn *t, pairtok_e
 
 static int produce_doc(fsafe_out *out, void *doc)
 {
-    return toml_write(doc, fsafe_out_write, out);
+    return doc_write(doc, fsafe_out_write, out);
 }
 
 static pairtok_status txn_commit(pairtok_store *s, txn *t, pairtok_error *err)
 {
-    /* An empty store is an empty file (or only the unknown keys), not
-     * `pair_token = []`: what a fresh store looks like to every reader. */
-    toml_node *records = doc_records(t->ref.doc, false);
-    if (records != NULL && doc_count(records) == 0) {
-        toml_table_remove(toml_root(t->ref.doc), "pair_token", strlen("pair_token"));
-    }
+    /* An empty store is written as an empty file (or only the unknown
+     * keys), not `pair_token = []`: what a fresh store looks like. */
     int keep = -1;
     pairtok_status st =
         fsafe_replace(s->sys, t->dirfd, s->base, s->path, produce_doc, t->ref.doc, &keep, err);
@@ -367,7 +348,7 @@ static void txn_end(pairtok_store *s, txn *t)
 }
 
 /* Run `op` on an unlocked, read-only view of the store. */
-typedef pairtok_status (*read_fn)(toml_node *records, void *ctx, pairtok_error *err);
+typedef pairtok_status (*read_fn)(const sdoc *doc, void *ctx, pairtok_error *err);
 static pairtok_status with_read_view(pairtok_store *s, read_fn op, void *ctx, pairtok_error *err)
 {
     int dirfd;
@@ -378,7 +359,7 @@ static pairtok_status with_read_view(pairtok_store *s, read_fn op, void *ctx, pa
     doc_ref ref;
     st = doc_acquire(s, dirfd, &ref, err);
     if (st == PAIRTOK_OK) {
-        st = op(doc_records(ref.doc, false), ctx, err);
+        st = op(ref.doc, ctx, err);
         doc_release(s, &ref);
     }
     s->sys->close(dirfd);
@@ -427,27 +408,25 @@ static pairtok_status check_issue_args(const char *principal, const char *label,
 }
 
 /* Predicates over records, for count_where and doc_remove_where. */
-static bool has_principal(const toml_node *rec, const void *principal)
+static bool has_principal(const srec *rec, const void *principal)
 {
-    size_t len;
-    const char *p = rec_principal(rec, &len);
-    return strlen(principal) == len && memcmp(p, principal, len) == 0;
+    return rec_has_principal(rec, principal);
 }
 
-static size_t count_where(const toml_node *records, doc_pred pred, const void *ctx)
+static size_t count_where(const sdoc *doc, doc_pred pred, const void *ctx)
 {
-    size_t n = doc_count(records), found = 0;
+    size_t n = doc_count(doc), found = 0;
     for (size_t i = 0; i < n; i++) {
-        found += pred(toml_array_at(records, i), ctx);
+        found += pred(doc_at(doc, i), ctx);
     }
     return found;
 }
 
-static pairtok_status check_caps(const pairtok_store *s, const toml_node *records,
-                                 const char *principal, pairtok_error *err)
+static pairtok_status check_caps(const pairtok_store *s, const sdoc *doc, const char *principal,
+                                 pairtok_error *err)
 {
-    size_t total = doc_count(records);
-    size_t mine = count_where(records, has_principal, principal);
+    size_t total = doc_count(doc);
+    size_t mine = count_where(doc, has_principal, principal);
     if (mine >= s->opts.max_per_principal) {
         return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
                             "principal already has %zu outstanding tokens, the per-principal "
@@ -467,11 +446,10 @@ static pairtok_status check_caps(const pairtok_store *s, const toml_node *record
 static pairtok_status issue_locked(pairtok_store *s, txn *t, const pairtok_record *rec,
                                    uint64_t now, pairtok_error *err)
 {
-    toml_node *records = doc_records(t->ref.doc, false);
-    if (doc_remove_where(records, rec_is_expired, &now) > 0) {
+    if (doc_remove_where(t->ref.doc, rec_is_expired, &now) > 0) {
         t->ref.dirty = true;
     }
-    pairtok_status st = check_caps(s, records, rec->principal, err);
+    pairtok_status st = check_caps(s, t->ref.doc, rec->principal, err);
     if (st != PAIRTOK_OK) {
         return st;
     }
@@ -547,7 +525,7 @@ static pairtok_status denied(pairtok_error *err)
 
 /* Trim surrounding whitespace, check the shape, and hash.  The copy of the
  * token is wiped before returning. */
-static pairtok_status hash_presented(const char *token, char hash[PAIRTOK_HASH_LEN + 1],
+static pairtok_status hash_presented(const char *token, unsigned char hash[HASH_BYTES],
                                      pairtok_error *err)
 {
     static const char space[] = " \t\n\v\f\r";
@@ -563,64 +541,57 @@ static pairtok_status hash_presented(const char *token, char hash[PAIRTOK_HASH_L
         return pairtok_fail(err, PAIRTOK_EINVAL, 0,
                             "token: malformed: expected 32 characters of [A-Za-z0-9_-]");
     }
-    char copy[PAIRTOK_TOKEN_LEN + 1];
-    memcpy(copy, token + start, PAIRTOK_TOKEN_LEN);
-    copy[PAIRTOK_TOKEN_LEN] = '\0';
-    pairtok_hash_token(copy, hash);
-    sodium_memzero(copy, sizeof copy);
+    pairtok_hash_token_raw(token + start, PAIRTOK_TOKEN_LEN, hash);
     return PAIRTOK_OK;
 }
 
 /* Index of the redeemable record whose hash equals `hash`, or the record
  * count when there is none.  Every record is compared in constant time and
  * the loop never exits early, so the timing does not tell which record (or
- * whether any) matched.  The same pass marks in gone[i] what a successful
- * redeem deletes - the token, any duplicate of it, and expired records - so
- * the deletion need not visit the records again. */
-static size_t find_match(const toml_node *records, const char *hash, uint64_t now,
-                         unsigned char *gone)
+ * whether any) matched.  The same pass sets REC_GONE on what a successful
+ * redeem deletes - the token, any duplicate of it, and expired records - and
+ * clears it on every other record, so the deletion need not compare again. */
+static size_t find_match(sdoc *doc, const unsigned char *hash, uint64_t now)
 {
-    size_t n = doc_count(records);
+    size_t n = doc_count(doc);
     size_t match = n;
     for (size_t i = 0; i < n; i++) {
-        const toml_node *rec = toml_array_at(records, i);
-        size_t equal = (size_t)(sodium_memcmp(rec_hash(rec), hash, PAIRTOK_HASH_LEN) + 1);
+        srec *rec = doc_at(doc, i);
+        size_t equal = (size_t)(sodium_memcmp(rec->hash, hash, HASH_BYTES) + 1);
         size_t live = rec_redeemable(rec, now);
         size_t mask = (size_t)0 - (equal & live);
         match = (match & ~mask) | (i & mask);
-        gone[i] = (unsigned char)(equal | (rec_expires(rec) <= now));
+        unsigned gone = (unsigned)(equal | (rec->expires <= now));
+        rec->flags = (uint8_t)((rec->flags & ~(unsigned)REC_GONE) | gone * (unsigned)REC_GONE);
     }
     return match;
 }
 
 /* Delete what find_match marked, then save. */
-static pairtok_status consume(pairtok_store *s, txn *t, const unsigned char *gone,
-                              pairtok_error *err)
+static pairtok_status consume(pairtok_store *s, txn *t, pairtok_error *err)
 {
     t->ref.dirty = true;
-    doc_remove_marked(doc_records(t->ref.doc, false), gone);
+    doc_remove_marked(t->ref.doc);
     return txn_commit(s, t, err);
 }
 
 /* Two-phase redeem: reserve durably, call `bind`, then consume or
  * release. */
-static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
+static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, srec *rec,
                                        const pairtok_record *matched, pairtok_bind_fn bind,
-                                       void *ctx, const unsigned char *gone, uint64_t now,
+                                       void *ctx, uint64_t now,
                                        pairtok_error *err)
 {
-    static const char reserved[] = "reserved_at_epoch";
     t->ref.dirty = true;
-    if (toml_table_add_integer(t->ref.doc, rec, reserved, sizeof reserved - 1, (int64_t)now) != 0) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
-    }
+    rec->flags |= REC_RESERVED;
+    rec->reserved_at = now;
     pairtok_status st = txn_commit(s, t, err);
     if (st != PAIRTOK_OK) {
         return st;
     }
     if (bind(matched, ctx) != 0) {
         t->ref.dirty = true;
-        toml_table_remove(rec, reserved, sizeof reserved - 1);
+        rec->flags &= (uint8_t)~REC_RESERVED;
         pairtok_error release;
         if (txn_commit(s, t, &release) != PAIRTOK_OK) {
             return pairtok_fail(err, PAIRTOK_EABORTED, release.sys_errno,
@@ -631,7 +602,7 @@ static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
         return pairtok_fail(err, PAIRTOK_EABORTED, 0,
                             "the bind callback failed; the token is still redeemable");
     }
-    st = consume(s, t, gone, err);
+    st = consume(s, t, err);
     if (st != PAIRTOK_OK && err != NULL) {
         char cause[PAIRTOK_MESSAGE_MAX];
         memcpy(cause, err->message, sizeof cause);
@@ -644,26 +615,20 @@ static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, toml_node *rec,
     return st;
 }
 
-static pairtok_status redeem_locked(pairtok_store *s, txn *t, const char *hash,
+static pairtok_status redeem_locked(pairtok_store *s, txn *t, const unsigned char *hash,
                                     pairtok_bind_fn bind, void *ctx, pairtok_record *matched,
                                     uint64_t now, pairtok_error *err)
 {
-    toml_node *records = doc_records(t->ref.doc, false);
-    size_t n = doc_count(records);
-    unsigned char *gone = malloc(n ? n : 1);
-    if (gone == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
-    }
-    size_t index = find_match(records, hash, now, gone);
+    sdoc *doc = t->ref.doc;
+    size_t index = find_match(doc, hash, now);
     pairtok_status st;
-    if (index == n) {
+    if (index == doc_count(doc)) {
         st = denied(err);
-    } else if ((st = rec_export(toml_array_at(records, index), matched, err)) == PAIRTOK_OK) {
-        st = bind == NULL ? consume(s, t, gone, err)
-                          : reserve_and_bind(s, t, toml_array_at(records, index), matched, bind,
-                                             ctx, gone, now, err);
+    } else if ((st = rec_export(doc_at(doc, index), matched, err)) == PAIRTOK_OK) {
+        st = bind == NULL ? consume(s, t, err)
+                          : reserve_and_bind(s, t, doc_at(doc, index), matched, bind, ctx, now,
+                                             err);
     }
-    free(gone);
     return st;
 }
 
@@ -675,7 +640,7 @@ pairtok_status pairtok_redeem_at(pairtok_store *store, const char *token, pairto
         memset(record_out, 0, sizeof *record_out);
     }
     pairtok_error_clear(err);
-    char hash[PAIRTOK_HASH_LEN + 1];
+    unsigned char hash[HASH_BYTES];
     pairtok_status st = hash_presented(token, hash, err);
     if (st != PAIRTOK_OK) {
         return st;
@@ -712,10 +677,12 @@ typedef struct prefix {
     size_t len;
 } prefix;
 
-static bool has_prefix(const toml_node *rec, const void *p)
+static bool has_prefix(const srec *rec, const void *p)
 {
     const prefix *want = p;
-    return memcmp(rec_hash(rec), want->hex, want->len) == 0;
+    char hex[PAIRTOK_HASH_LEN + 1];
+    rec_hash_hex(rec, hex);
+    return memcmp(hex, want->hex, want->len) == 0;
 }
 
 static pairtok_status parse_prefix(const char *id, prefix *out, pairtok_error *err)
@@ -745,14 +712,13 @@ static pairtok_status remove_locked(pairtok_store *s, doc_pred drop, const void 
     txn t;
     pairtok_status st = txn_begin(s, false, &t, err);
     if (st == PAIRTOK_OK && !t.missing) {
-        toml_node *records = doc_records(t.ref.doc, false);
-        size_t matches = count_where(records, drop, ctx);
+        size_t matches = count_where(t.ref.doc, drop, ctx);
         if (exactly_one && matches > 1) {
             *removed = matches;
             st = PAIRTOK_EAMBIGUOUS;
         } else if (matches > 0) {
             t.ref.dirty = true;
-            *removed = doc_remove_where(records, drop, ctx);
+            *removed = doc_remove_where(t.ref.doc, drop, ctx);
             st = txn_commit(s, &t, err);
             if (st != PAIRTOK_OK) {
                 *removed = 0;
@@ -819,21 +785,21 @@ typedef struct export_ctx {
     uint64_t now;
 } export_ctx;
 
-static bool selected(const export_ctx *ctx, const toml_node *rec)
+static bool selected(const export_ctx *ctx, const srec *rec)
 {
-    return !(ctx->only_live && rec_expires(rec) <= ctx->now) &&
-           (ctx->principal == NULL || has_principal(rec, ctx->principal));
+    return !(ctx->only_live && rec->expires <= ctx->now) &&
+           (ctx->principal == NULL || rec_has_principal(rec, ctx->principal));
 }
 
 /* Copy the selected records straight into a list allocated once at its
  * final size: at 100,000 records, growing by doubling would briefly hold
  * the old and the new array, the largest part of a load's peak memory. */
-static pairtok_status export_records(toml_node *records, void *ctx_ptr, pairtok_error *err)
+static pairtok_status export_records(const sdoc *doc, void *ctx_ptr, pairtok_error *err)
 {
     export_ctx *ctx = ctx_ptr;
-    size_t n = doc_count(records), wanted = 0;
+    size_t n = doc_count(doc), wanted = 0;
     for (size_t i = 0; i < n; i++) {
-        wanted += selected(ctx, toml_array_at(records, i));
+        wanted += selected(ctx, doc_at(doc, i));
     }
     if (wanted == 0) {
         return PAIRTOK_OK;
@@ -845,7 +811,7 @@ static pairtok_status export_records(toml_node *records, void *ctx_ptr, pairtok_
     }
     out->capacity = wanted;
     for (size_t i = 0; i < n; i++) {
-        const toml_node *rec = toml_array_at(records, i);
+        const srec *rec = doc_at(doc, i);
         if (selected(ctx, rec)) {
             pairtok_status st = rec_export(rec, &out->items[out->count], err);
             if (st != PAIRTOK_OK) {
@@ -938,7 +904,7 @@ static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairt
  * slot, so a crafted store file cannot aim lookups at one chain. */
 typedef struct save_ctx {
     const pairtok_record_list *list;
-    size_t *slots;
+    uint32_t *slots; /* list index + 1 */
     size_t mask;
     uint64_t key;
     bool *present; /* per list index: already in the file */
@@ -980,6 +946,10 @@ static pairtok_status index_records(const pairtok_record_list *list, save_ctx *c
             return st;
         }
     }
+    if (list->count >= UINT32_MAX) {
+        return pairtok_fail(err, PAIRTOK_ELIMIT, 0, "%zu records are more than a store holds",
+                            list->count);
+    }
     size_t cap = 16;
     while (cap < 2 * list->count) {
         cap *= 2;
@@ -1002,41 +972,44 @@ static pairtok_status index_records(const pairtok_record_list *list, save_ctx *c
         while (c->slots[at] != 0) {
             at = (at + 1) & c->mask;
         }
-        c->slots[at] = i + 1;
+        c->slots[at] = (uint32_t)(i + 1);
     }
     return PAIRTOK_OK;
-}
-
-static bool not_in_list(const toml_node *rec, const void *c)
-{
-    return list_find(c, rec_hash(rec), SIZE_MAX) == SIZE_MAX;
 }
 
 static pairtok_status save_locked(pairtok_store *s, txn *t, const pairtok_record_list *list,
                                   save_ctx *c, pairtok_error *err)
 {
+    pairtok_status st = PAIRTOK_OK;
     t->ref.dirty = true;
-    toml_node *records = doc_records(t->ref.doc, false);
-    doc_remove_where(records, not_in_list, c);
+    sdoc *doc = t->ref.doc;
     size_t next = 0;
-    for (size_t i = 0; i < doc_count(records); i++) {
-        toml_node *table = toml_array_at(records, i);
-        size_t at = list_find(c, rec_hash(table), next);
+    for (size_t i = 0; i < doc_count(doc); i++) {
+        srec *rec = doc_at(doc, i);
+        char hex[PAIRTOK_HASH_LEN + 1];
+        rec_hash_hex(rec, hex);
+        size_t at = list_find(c, hex, next);
+        if (at == SIZE_MAX) {
+            rec->flags |= REC_GONE; /* not in the list: deleted below */
+            continue;
+        }
+        rec->flags &= (uint8_t)~REC_GONE;
         next = at + 1;
         c->present[at] = true;
         bool changed;
-        pairtok_status st = rec_update(t->ref.doc, table, &list->items[at], &changed, err);
+        st = rec_update(doc, rec, &list->items[at], &changed, err);
         if (st != PAIRTOK_OK) {
             return st;
         }
-        /* Rewritten fields leave garbage in the arena: count them as edits
-         * so the cache is re-parsed before it grows far. */
+        /* Rewritten fields leave old strings in the pool: count them as
+         * edits so the cache is re-read before it grows far. */
         t->ref.edits += changed;
     }
+    doc_remove_marked(doc);
     for (size_t i = 0; i < list->count; i++) {
         if (!c->present[i]) {
             t->ref.edits++;
-            pairtok_status st = doc_append(t->ref.doc, &list->items[i], err);
+            st = doc_append(t->ref.doc, &list->items[i], err);
             if (st != PAIRTOK_OK) {
                 return st;
             }

@@ -7,15 +7,14 @@
 
 #include "internal.h"
 #include "sys.h"
-#include "toml.h"
+#include "doc.h"
 
 /* The last version of the file this handle wrote, kept parsed so that the
  * next locked operation can skip reading and parsing when the file is
  * provably unchanged: same device, inode (held open by `fd`, so the number
  * cannot be reused), size, mtime and ctime. */
 typedef struct store_cache {
-    toml_doc *doc;
-    char *buf; /* input the doc points into */
+    sdoc *doc;
     int fd;    /* read-only descriptor of the file written, or -1 */
     struct stat st;
     size_t edits; /* edits applied since the doc was parsed */

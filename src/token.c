@@ -20,6 +20,11 @@ int pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1])
     return 0;
 }
 
+void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32])
+{
+    crypto_hash_sha256(out, (const unsigned char *)token, len);
+}
+
 void pairtok_hash_token(const char *token, char out[PAIRTOK_HASH_LEN + 1])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];

@@ -131,11 +131,13 @@ static void *arena_alloc_slow(arena *a, size_t size)
     return p;
 }
 
-/* `size` bytes aligned to 8, or NULL when out of memory. */
+/* `size` bytes aligned to 8, or NULL when out of memory.  A request of
+ * ARENA_BIG or more always gets a block of its own, even when the chunk has
+ * room: arena_grow() relies on it to tell which blocks it may realloc(). */
 static inline void *arena_alloc(arena *a, size_t size)
 {
     size = round_up8(size);
-    if (size <= a->avail) {
+    if (size <= a->avail && size < ARENA_BIG) {
         void *p = a->top;
         a->top += size;
         a->avail -= size;
@@ -192,6 +194,34 @@ static void arena_shrink(arena *a, void *p, size_t old_size, size_t new_size)
     if ((char *)p + old_size == a->top) {
         a->top -= old_size - new_size;
         a->avail += old_size - new_size;
+    }
+}
+
+/* A point in an arena to go back to: everything allocated after it can be
+ * given back at once, provided it all went into the same chunk. */
+typedef struct arena_mark {
+    arena_block *block;
+    char *top;
+    size_t avail;
+} arena_mark;
+
+static arena_mark arena_get_mark(const arena *a)
+{
+    return (arena_mark){a->blocks, a->top, a->avail};
+}
+
+static bool arena_unchanged_since(const arena *a, arena_mark m)
+{
+    return a->blocks == m.block && a->top == m.top;
+}
+
+/* Free what was allocated after `m`; only when no new block was started
+ * since (else the space is simply left unused: harmless and rare). */
+static void arena_rewind(arena *a, arena_mark m)
+{
+    if (a->blocks == m.block) {
+        a->top = m.top;
+        a->avail = m.avail;
     }
 }
 
@@ -850,6 +880,25 @@ static const char *describe_key(char *buf, size_t cap, const char *key, size_t l
 /* Reader.                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* Handing the elements of one root array of tables to the caller as they
+ * are completed (toml_parse_harvest).  An element is complete when the next
+ * [[key]] header starts: only the last element of an array of tables can
+ * be extended.  A dropped element's memory is reused when everything
+ * allocated since it began belongs to it. */
+typedef struct harvest {
+    const char *key;
+    size_t key_len;
+    toml_harvest_fn fn;
+    void *ctx;
+    size_t handed;          /* elements handed to fn so far */
+    bool pending;           /* the array's last element is not handed yet */
+    bool clean;             /* only the pending element allocated since its marks */
+    arena_mark nodes_mark;  /* before the pending element's table node */
+    arena_mark items_mark;  /* before the pending element's own child arrays */
+    arena_mark header_nodes; /* at the start of the header being parsed */
+    arena_mark header_items;
+} harvest;
+
 typedef struct parser {
     const char *p;          /* next byte to read */
     const char *end;        /* one past the last byte */
@@ -858,6 +907,7 @@ typedef struct parser {
     toml_doc *doc;
     toml_error *err;
     toml_node *table; /* where key/value lines go: root or last header's table */
+    harvest *hv;      /* NULL unless harvesting */
 } parser;
 
 typedef struct src_pos {
@@ -2104,6 +2154,30 @@ static toml_node *define_table(parser *ps, toml_node *parent, const key_ref *key
     return child;
 }
 
+/* Hand the pending (now complete) last element of `array` to the caller.
+ * When it is dropped and nothing but it was allocated since it began - no
+ * other header in between, no decoded key in the header being read - its
+ * memory is given back. */
+static void harvest_pending(parser *ps, toml_node *array)
+{
+    harvest *hv = ps->hv;
+    if (!hv->pending) {
+        return;
+    }
+    hv->pending = false;
+    toml_node *element = array->v.items[array->len - 1u];
+    if (hv->fn(element, hv->handed++, hv->ctx)) {
+        return;
+    }
+    array->len--;
+    toml_doc *doc = ps->doc;
+    if (hv->clean && arena_unchanged_since(&doc->nodes, hv->header_nodes) &&
+        arena_unchanged_since(&doc->items, hv->header_items)) {
+        arena_rewind(&doc->nodes, hv->nodes_mark);
+        arena_rewind(&doc->items, hv->items_mark);
+    }
+}
+
 /* A new element of the array of tables that [[header]] names. */
 static toml_node *define_array_element(parser *ps, toml_node *parent, const key_ref *key,
                                        src_pos at)
@@ -2123,7 +2197,23 @@ static toml_node *define_array_element(parser *ps, toml_node *parent, const key_
         return NULL;
     }
     key_ref none = {NULL, 0, at, false};
-    return add_container(ps, array, &none, KIND_TABLE_DEFINED);
+    harvest *hv = ps->hv;
+    if (hv == NULL || parent != &ps->doc->root || !key_equals(array, hv->key, hv->key_len)) {
+        return add_container(ps, array, &none, KIND_TABLE_DEFINED);
+    }
+    harvest_pending(ps, array);
+    hv->nodes_mark = arena_get_mark(&ps->doc->nodes);
+    bool first = array->len == 0; /* then the slot itself is reused too */
+    if (first) {
+        hv->items_mark = arena_get_mark(&ps->doc->items);
+    }
+    toml_node *element = add_container(ps, array, &none, KIND_TABLE_DEFINED);
+    if (!first) {
+        hv->items_mark = arena_get_mark(&ps->doc->items);
+    }
+    hv->pending = element != NULL;
+    hv->clean = true;
+    return element;
 }
 
 /* [a.b.c] or [[a.b.c]]: ps->p at the first '['. */
@@ -2135,8 +2225,15 @@ static int parse_header(parser *ps)
     skip_blank(ps);
     toml_node *table = &ps->doc->root;
     key_ref key;
+    if (ps->hv != NULL) {
+        ps->hv->header_nodes = arena_get_mark(&ps->doc->nodes);
+        ps->hv->header_items = arena_get_mark(&ps->doc->items);
+    }
     if (parse_simple_key(ps, &key) != 0) {
         return -1;
+    }
+    if (ps->hv != NULL && (key.len != ps->hv->key_len || memcmp(key.ptr, ps->hv->key, key.len) != 0)) {
+        ps->hv->clean = false; /* a table outside the harvested array */
     }
     skip_blank(ps);
     while (at_char(ps, '.')) {
@@ -2222,7 +2319,35 @@ static void doc_init(toml_doc *doc)
     node_init(&doc->root, NULL, 0, false, KIND_TABLE_DEFINED, 0);
 }
 
+/* At the end of the input: hand over what is left of the harvested array -
+ * the last element of [[key]], or every element of a `key = [...]` array
+ * (which no header can complete earlier). */
+static void harvest_rest(parser *ps)
+{
+    harvest *hv = ps->hv;
+    toml_node *array = table_lookup(&ps->doc->root, hv->key, hv->key_len);
+    if (array == NULL || !is_array(array)) {
+        return;
+    }
+    uint32_t start = node_kind(array) == KIND_ARRAY_TABLES ? array->len - hv->pending : 0u;
+    uint32_t kept = start;
+    for (uint32_t i = start; i < array->len; i++) {
+        toml_node *element = array->v.items[i];
+        if (hv->fn(element, hv->handed++, hv->ctx)) {
+            array->v.items[kept++] = element;
+        }
+    }
+    array->len = kept;
+    hv->pending = false;
+}
+
 int toml_parse(const char *data, size_t len, toml_doc **out, toml_error *err)
+{
+    return toml_parse_harvest(data, len, NULL, 0, NULL, NULL, out, err);
+}
+
+int toml_parse_harvest(const char *data, size_t len, const char *key, size_t key_len,
+                       toml_harvest_fn fn, void *ctx, toml_doc **out, toml_error *err)
 {
     toml_error scratch;
     if (err == NULL) {
@@ -2246,13 +2371,17 @@ int toml_parse(const char *data, size_t len, toml_doc **out, toml_error *err)
         data = "";
         len = 0;
     }
-    parser ps = {data, data + len, data, 1, doc, err, &doc->root};
+    harvest hv = {.key = key, .key_len = key_len, .fn = fn, .ctx = ctx};
+    parser ps = {data, data + len, data, 1, doc, err, &doc->root, fn != NULL ? &hv : NULL};
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
         ps.p += 3;
     }
     if (parse_document(&ps) != 0) {
         toml_free(doc);
         return -1;
+    }
+    if (ps.hv != NULL) {
+        harvest_rest(&ps);
     }
     *out = doc;
     return 0;
@@ -2513,7 +2642,8 @@ size_t toml_array_retain(toml_node *array, toml_keep_fn keep, const void *ctx)
 
 #define WRITE_CHUNK (64u * 1024u)
 
-typedef struct writer {
+typedef struct toml_emitter writer;
+struct toml_emitter {
     char *buf;
     size_t len;
     size_t cap;
@@ -2523,7 +2653,7 @@ typedef struct writer {
     bool started; /* something was written: headers need a blank line */
     unsigned path_len;
     const toml_node *path[TOML_MAX_DEPTH + 1]; /* tables/arrays from the root */
-} writer;
+};
 
 /* Make room: hand the buffer to the sink, or grow it when collecting. */
 static bool w_flush(writer *w)
@@ -2968,7 +3098,7 @@ static void w_table_body(writer *w, const toml_node *t)
     }
 }
 
-static int write_doc(writer *w, const toml_doc *doc)
+static int write_doc(writer *w, const toml_doc *doc, toml_emit_fn more, void *more_ctx)
 {
     w->cap = WRITE_CHUNK;
     w->buf = malloc(w->cap);
@@ -2976,6 +3106,9 @@ static int write_doc(writer *w, const toml_doc *doc)
         return -1;
     }
     w_table_body(w, &doc->root);
+    if (more != NULL && !w->failed && more(w, more_ctx) != 0) {
+        w->failed = true;
+    }
     if (w->sink != NULL) {
         w_flush(w);
         free(w->buf);
@@ -2990,7 +3123,79 @@ int toml_write(const toml_doc *doc, toml_sink_fn sink, void *ctx)
         return -1;
     }
     writer w = {.sink = sink, .ctx = ctx};
-    return write_doc(&w, doc);
+    return write_doc(&w, doc, NULL, NULL);
+}
+
+int toml_write_more(const toml_doc *doc, toml_emit_fn more, void *more_ctx, toml_sink_fn sink,
+                    void *ctx)
+{
+    if (doc == NULL || sink == NULL) {
+        return -1;
+    }
+    writer w = {.sink = sink, .ctx = ctx};
+    return write_doc(&w, doc, more, more_ctx);
+}
+
+bool toml_emit_failed(const toml_emitter *e)
+{
+    return e->failed;
+}
+
+void toml_emit_array_header(toml_emitter *e, const char *key, size_t key_len)
+{
+    if (e->started) {
+        w_char(e, '\n');
+    }
+    e->started = true;
+    w_literal(e, "[[");
+    w_put(e, key, key_len);
+    w_literal(e, "]]\n");
+}
+
+/* `key = ` for a key the caller knows to be bare. */
+static void w_bare_key(writer *w, const char *key, size_t key_len)
+{
+    w->started = true;
+    w_put(w, key, key_len);
+    w_literal(w, " = ");
+}
+
+void toml_emit_string(toml_emitter *e, const char *key, size_t key_len, const char *s, size_t len)
+{
+    w_bare_key(e, key, key_len);
+    w_string(e, s, len);
+    w_char(e, '\n');
+}
+
+void toml_emit_integer(toml_emitter *e, const char *key, size_t key_len, int64_t v)
+{
+    w_bare_key(e, key, key_len);
+    w_integer(e, v);
+    w_char(e, '\n');
+}
+
+void toml_emit_table_rest(toml_emitter *e, const toml_node *array, const toml_node *table,
+                          toml_skip_key_fn skip)
+{
+    e->path[0] = array;
+    e->path_len = 1;
+    for (uint32_t i = 0; i < table->len && !e->failed; i++) {
+        const toml_node *n = table->v.items[i];
+        if (!is_section(n) && !skip(n->key, node_key_len(n))) {
+            e->started = true;
+            w_key(e, n);
+            w_literal(e, " = ");
+            w_value(e, n);
+            w_char(e, '\n');
+        }
+    }
+    for (uint32_t i = 0; i < table->len && !e->failed; i++) {
+        const toml_node *n = table->v.items[i];
+        if (is_section(n) && !skip(n->key, node_key_len(n))) {
+            w_section(e, n);
+        }
+    }
+    e->path_len = 0;
 }
 
 int toml_write_alloc(const toml_doc *doc, char **out, size_t *out_len)
@@ -3001,7 +3206,7 @@ int toml_write_alloc(const toml_doc *doc, char **out, size_t *out_len)
         return -1;
     }
     writer w = {.sink = NULL};
-    if (write_doc(&w, doc) != 0) {
+    if (write_doc(&w, doc, NULL, NULL) != 0) {
         free(w.buf);
         return -1;
     }

@@ -124,10 +124,47 @@ void toml_array_remove(toml_node *array, size_t index);
 typedef bool (*toml_keep_fn)(const toml_node *element, const void *ctx);
 size_t toml_array_retain(toml_node *array, toml_keep_fn keep, const void *ctx);
 
+/* Parse, handing the elements of the root array `key` (an array of tables,
+ * or any array) to `fn` as they are complete: an element of [[key]] when the
+ * next [[key]] header starts, the last one and those of `key = [...]` at
+ * the end of the input.  `index` counts the elements handed so far.  `fn`
+ * returns true to keep the element in the tree, false to drop it; a dropped
+ * element's memory is reused for the next one when possible, so a document
+ * made mostly of such elements never holds more than one in its tree.
+ * Elements are handed over before the whole input is known to be valid;
+ * when the parse fails, everything `fn` did must be discarded.  `fn` may
+ * keep pointers into kept elements only, and must not change the tree. */
+typedef bool (*toml_harvest_fn)(toml_node *element, size_t index, void *ctx);
+int toml_parse_harvest(const char *data, size_t len, const char *key, size_t key_len,
+                       toml_harvest_fn fn, void *ctx, toml_doc **out, toml_error *err);
+
 /* Writer.  Streams the canonical text of `doc` through `sink` in chunks;
  * stops and returns -1 as soon as `sink` returns non-zero. */
 typedef int (*toml_sink_fn)(const char *bytes, size_t len, void *ctx);
 int toml_write(const toml_doc *doc, toml_sink_fn sink, void *ctx);
+/* Writing more after a document: toml_write_more() writes `doc`, then calls
+ * `more`, which appends through the emitters below (non-zero from `more`
+ * fails the write).  Keys given to the emitters must be bare keys.  The
+ * result stays valid TOML as long as `more` writes only [[arrays]] of
+ * tables whose keys the document does not use. */
+typedef struct toml_emitter toml_emitter;
+typedef int (*toml_emit_fn)(toml_emitter *e, void *ctx);
+int toml_write_more(const toml_doc *doc, toml_emit_fn more, void *more_ctx, toml_sink_fn sink,
+                    void *ctx);
+/* `[[key]]`, after a blank line unless it is the first thing written. */
+void toml_emit_array_header(toml_emitter *e, const char *key, size_t key_len);
+/* `key = "escaped value"` and `key = 123`. */
+void toml_emit_string(toml_emitter *e, const char *key, size_t key_len, const char *s, size_t len);
+void toml_emit_integer(toml_emitter *e, const char *key, size_t key_len, int64_t v);
+/* The entries of `table`, an element of `array`, for which `skip` is false:
+ * key/values, then sub-tables as `[array-key.sub]` sections.  Call it right
+ * after the element's toml_emit_array_header() and fields. */
+typedef bool (*toml_skip_key_fn)(const char *key, size_t key_len);
+void toml_emit_table_rest(toml_emitter *e, const toml_node *array, const toml_node *table,
+                          toml_skip_key_fn skip);
+/* True once a write through `e` failed (the sink refused, or no memory). */
+bool toml_emit_failed(const toml_emitter *e);
+
 /* Convenience: the whole text in one malloc'd buffer (caller frees). */
 int toml_write_alloc(const toml_doc *doc, char **out, size_t *out_len);
 

@@ -118,10 +118,9 @@ static int mode_scan(const char *dir)
     if (s->cache.doc == NULL) {
         rt_die("no cached document");
     }
-    toml_node *records = doc_records(s->cache.doc, false);
-    for (size_t i = 0; i < doc_count(records); i++) {
-        VALGRIND_MAKE_MEM_UNDEFINED((void *)rec_hash(toml_array_at(records, i)),
-                                    PAIRTOK_HASH_LEN);
+    const sdoc *doc = s->cache.doc;
+    for (size_t i = 0; i < doc_count(doc); i++) {
+        VALGRIND_MAKE_MEM_UNDEFINED(doc_at(doc, i)->hash, HASH_BYTES);
     }
     char unknown[PAIRTOK_TOKEN_LEN + 1];
     if (pairtok_generate_token(unknown) != 0) {

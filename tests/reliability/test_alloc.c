@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,11 +37,13 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t size);
 void __real_free(void *p);
 char *__real_strdup(const char *s);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 void *__wrap_malloc(size_t size);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t size);
 void __wrap_free(void *p);
 char *__wrap_strdup(const char *s);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
 static struct {
     unsigned long fail_at; /* 0: never */
@@ -145,6 +148,14 @@ void __wrap_free(void *p)
 char *__wrap_strdup(const char *s)
 {
     return should_fail() ? NULL : tracked(__real_strdup(s));
+}
+
+/* The store's text and the TOML arena's big chunks come from mmap(): they
+ * can fail like any allocation.  (Not tracked: a mapping is given back in
+ * pieces, and the library's munmap calls are few and checked by review.) */
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return should_fail() ? MAP_FAILED : __real_mmap(addr, len, prot, flags, fd, off);
 }
 
 static void arm(unsigned long n)

@@ -253,6 +253,135 @@ static void unknown_keys_and_subtables_survive_issue_and_redeem(void **state)
     free(after);
 }
 
+/* A record written by hand in the canonical layout. */
+static int record_text(char *out, size_t cap, const char *token, const char *principal,
+                       const char *label_toml, const char *extra)
+{
+    char hash[65];
+    pairtok_hash_token(token, hash);
+    return snprintf(out, cap,
+                    "[[pair_token]]\ntoken_hash = \"%s\"\nprincipal = \"%s\"\n"
+                    "expires_at_epoch = %u\nissued_at_epoch = %u\n%s%s",
+                    hash, principal, NOW + 600, NOW, label_toml ? label_toml : "",
+                    extra ? extra : "");
+}
+
+/* Root keys, a table between records, and a record with unknown keys and a
+ * sub-table: redeeming a plain record keeps all of them, in order; the
+ * record with unknown keys takes them along when it goes. */
+static void mixed_document_keeps_everything_not_redeemed(void **state)
+{
+    fixture *f = *state;
+    const char *t1 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const char *t2 = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+    const char *t3 = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+    char text[4096], r1[512], r2[512], r3[512];
+    record_text(r1, sizeof r1, t1, "alice", NULL, NULL);
+    record_text(r2, sizeof r2, t2, "bob", "label = \"tab\\there\"\n",
+                "scope = \"ro\"\n[pair_token.limits]\ndevices = 1\n");
+    record_text(r3, sizeof r3, t3, "carol", "label = \"caf\\u00e9\"\n", NULL);
+    snprintf(text, sizeof text, "owner = \"ops\"\n%s[meta]\nsite = \"x\"\n%s%s", r1, r2, r3);
+    write_store(f, text, 0600);
+    pairtok_error err;
+    assert_int_equal(redeem(f, t1, NOW + 1, NULL, &err), PAIRTOK_OK);
+
+    /* What is left, read back by a fresh handle, in file order. */
+    pairtok_store *fresh;
+    assert_int_equal(pairtok_store_open(f->path, NULL, &fresh, &err), PAIRTOK_OK);
+    pairtok_record_list list = {0};
+    assert_int_equal(pairtok_store_load(fresh, &list, &err), PAIRTOK_OK);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(list.items[0].principal, "bob");
+    assert_string_equal(list.items[0].label, "tab\there");
+    assert_string_equal(list.items[1].principal, "carol");
+    assert_string_equal(list.items[1].label, "caf\xc3\xa9");
+    pairtok_record_list_free(&list);
+    char *after = tu_read_file(f->path, NULL);
+    const char *owner = strstr(after, "owner = \"ops\"");
+    const char *site = strstr(after, "[meta]\nsite = \"x\"");
+    const char *scope = strstr(after, "scope = \"ro\"\n\n[pair_token.limits]\ndevices = 1\n");
+    assert_true(owner == after && site != NULL && scope != NULL && site < scope);
+    assert_null(strstr(after, "alice"));
+    free(after);
+
+    assert_int_equal(pairtok_redeem_at(fresh, t2, NULL, NULL, NULL, NOW + 2, &err), PAIRTOK_OK);
+    after = tu_read_file(f->path, NULL);
+    assert_null(strstr(after, "scope"));
+    assert_null(strstr(after, "devices"));
+    assert_non_null(strstr(after, "[meta]\nsite = \"x\""));
+    assert_non_null(strstr(after, "carol"));
+    free(after);
+    pairtok_store_close(fresh);
+}
+
+/* Enough records that reading reuses each record's memory for the next one
+ * across many arena chunks: every field must come back exactly, and an
+ * issue must rewrite the file byte for byte before its new record. */
+static void many_records_read_back_exactly(void **state)
+{
+    fixture *f = *state;
+    enum { N = 3000 };
+    size_t cap = (size_t)N * 320, len = 0;
+    char *text = malloc(cap);
+    char (*tokens)[33] = calloc(N, sizeof *tokens);
+    for (int i = 0; i < N; i++) {
+        snprintf(tokens[i], sizeof tokens[i], "%032d", i);
+        char principal[16], label[64];
+        snprintf(principal, sizeof principal, "user%d", i % 97);
+        snprintf(label, sizeof label, i % 3 ? "label = \"device %d\"\n" : "", i);
+        len += (size_t)record_text(text + len, cap - len, tokens[i], principal, label, NULL);
+        if (i + 1 < N) {
+            text[len++] = '\n';
+        }
+    }
+    text[len] = '\0';
+    write_store(f, text, 0600);
+    pairtok_record_list list = {0};
+    pairtok_error err;
+    assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_OK);
+    assert_int_equal(list.count, N);
+    for (int i = 0; i < N; i++) {
+        char hash[65], principal[16], label[32];
+        pairtok_hash_token(tokens[i], hash);
+        snprintf(principal, sizeof principal, "user%d", i % 97);
+        snprintf(label, sizeof label, "device %d", i);
+        assert_string_equal(list.items[i].token_hash, hash);
+        assert_string_equal(list.items[i].principal, principal);
+        assert_int_equal(list.items[i].expires_at_epoch, NOW + 600);
+        if (i % 3) {
+            assert_string_equal(list.items[i].label, label);
+        } else {
+            assert_null(list.items[i].label);
+        }
+    }
+    pairtok_record_list_free(&list);
+    char token[33];
+    issue_ok(f, "zed", NULL, 300, NOW, token);
+    char *after = tu_read_file(f->path, NULL);
+    assert_memory_equal(after, text, len);
+    assert_true(strncmp(after + len, "\n[[pair_token]]\n", 16) == 0);
+    free(after);
+    assert_int_equal(redeem(f, tokens[N / 2], NOW + 1, NULL, &err), PAIRTOK_OK);
+    free(tokens);
+    free(text);
+}
+
+/* A bad record is reported only once the whole file has been read: a
+ * syntax error further on, or a schema_version, is what the user must see
+ * first, as when the file is read in one piece. */
+static void later_schema_or_syntax_errors_take_precedence(void **state)
+{
+    fixture *f = *state;
+    assert_refused_unchanged(f, "[[pair_token]]\nprincipal = 1\n[schema_version]\nmajor = 2\n",
+                             PAIRTOK_ESCHEMA, "schema_version");
+    assert_refused_unchanged(f, "[[pair_token]]\nprincipal = 1\n[[pair_token]]\n= 1\n",
+                             PAIRTOK_EPARSE, ":4:1:");
+    assert_refused_unchanged(f, "[[pair_token]]\nprincipal = 1\n[[pair_token]]\n",
+                             PAIRTOK_EPARSE, ":1:1: pair_token[0].token_hash: missing");
+    assert_refused_unchanged(f, "pair_token = [1]\n", PAIRTOK_EPARSE,
+                             "pair_token[0]: expected a table, found an integer");
+}
+
 /* ---- file safety -------------------------------------------------------- */
 
 static void created_file_is_0600_and_dirs_0700(void **state)
@@ -860,6 +989,9 @@ int main(void)
         T(malformed_files_are_refused_with_line_col_and_unchanged),
         T(foreign_schema_is_refused_and_unchanged),
         T(unknown_keys_and_subtables_survive_issue_and_redeem),
+        T(mixed_document_keeps_everything_not_redeemed),
+        T(many_records_read_back_exactly),
+        T(later_schema_or_syntax_errors_take_precedence),
         T(created_file_is_0600_and_dirs_0700),
         T(group_readable_store_is_refused_with_chmod_hint),
         T(writable_directory_is_refused),
