@@ -380,8 +380,8 @@ static double measure_parse(const bench *b)
         for (size_t j = 0; j < inner; j++) {
             toml_doc *doc;
             toml_error terr;
-            if (toml_parse_harvest(data, len, "pair_token", strlen("pair_token"), drop_record,
-                                   NULL, &doc, &terr) != 0) {
+            if (toml_parse_harvest(data, len, "pair_token", strlen("pair_token"), drop_record, NULL,
+                                   &doc, &terr) != 0) {
                 die("%s:%u:%u: %s", b->store_path, terr.line, terr.col, terr.message);
             }
             toml_free(doc);

@@ -18,10 +18,8 @@ static const struct {
     const char *name;
     size_t len;
 } known[F_COUNT] = {
-#define FIELD(s) {s, sizeof s - 1}
-    FIELD("token_hash"), FIELD("principal"),     FIELD("expires_at_epoch"),
-    FIELD("issued_at_epoch"), FIELD("label"), FIELD("reserved_at_epoch"),
-#undef FIELD
+    {"token_hash", 10},      {"principal", 9}, {"expires_at_epoch", 16},
+    {"issued_at_epoch", 15}, {"label", 5},     {"reserved_at_epoch", 17},
 };
 
 static int known_index(const char *key, size_t len)
@@ -142,8 +140,8 @@ static srec *doc_push(sdoc *doc)
 {
     if (doc->count == doc->cap) {
         size_t cap = doc->cap ? doc->cap * 2 : 16;
-        srec *bigger = cap <= SIZE_MAX / sizeof *bigger ? realloc(doc->recs, cap * sizeof *bigger)
-                                                        : NULL;
+        srec *bigger =
+            cap <= SIZE_MAX / sizeof *bigger ? realloc(doc->recs, cap * sizeof *bigger) : NULL;
         if (bigger == NULL) {
             return NULL;
         }
@@ -367,8 +365,8 @@ static pairtok_status parse_into(sdoc *doc, const char *path, pairtok_error *err
         doc->cap = most;
     }
     toml_error terr;
-    if (toml_parse_harvest(doc->text.data, doc->text.len, K_RECORDS, strlen(K_RECORDS), harvest_record, &rd,
-                           &doc->rest, &terr) != 0) {
+    if (toml_parse_harvest(doc->text.data, doc->text.len, K_RECORDS, strlen(K_RECORDS),
+                           harvest_record, &rd, &doc->rest, &terr) != 0) {
         if (terr.oom) {
             return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
         }
@@ -385,7 +383,7 @@ static pairtok_status parse_into(sdoc *doc, const char *path, pairtok_error *err
     /* The records are written from the srecs: take them out of the tree.
      * The array node stays allocated, as the parent of kept tables. */
     toml_node *root = toml_root(doc->rest);
-    doc->array = toml_table_get(root, K_RECORDS, strlen(K_RECORDS));
+    doc->array = rd.kept ? toml_table_get(root, K_RECORDS, strlen(K_RECORDS)) : NULL;
     toml_table_remove(root, K_RECORDS, strlen(K_RECORDS));
     if (!rd.kept && toml_table_len(root) == 0) {
         fsafe_text_free(&doc->text); /* nothing points into it any more */

@@ -36,7 +36,7 @@ typedef struct srec {
     uint64_t issued;
     uint64_t reserved_at; /* when flags & REC_RESERVED */
     const char *principal;
-    const char *label; /* NULL when the record has none */
+    const char *label;      /* NULL when the record has none */
     const toml_node *extra; /* the record's table if it has unknown keys */
     uint32_t line, col;     /* where it was read; 0 for records added since */
     uint16_t label_len;

@@ -45,8 +45,7 @@ typedef struct fsafe_text {
 
 /* Read the whole file (`size` bytes expected) into new pages. */
 PAIRTOK_HIDDEN pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size,
-                                             const char *path, fsafe_text *out,
-                                             pairtok_error *err);
+                                             const char *path, fsafe_text *out, pairtok_error *err);
 /* Free what fsafe_read_all() read; the text is left empty.  Idempotent. */
 PAIRTOK_HIDDEN void fsafe_text_free(fsafe_text *text);
 

@@ -579,8 +579,7 @@ static pairtok_status consume(pairtok_store *s, txn *t, pairtok_error *err)
  * release. */
 static pairtok_status reserve_and_bind(pairtok_store *s, txn *t, srec *rec,
                                        const pairtok_record *matched, pairtok_bind_fn bind,
-                                       void *ctx, uint64_t now,
-                                       pairtok_error *err)
+                                       void *ctx, uint64_t now, pairtok_error *err)
 {
     t->ref.dirty = true;
     rec->flags |= REC_RESERVED;
@@ -625,9 +624,9 @@ static pairtok_status redeem_locked(pairtok_store *s, txn *t, const unsigned cha
     if (index == doc_count(doc)) {
         st = denied(err);
     } else if ((st = rec_export(doc_at(doc, index), matched, err)) == PAIRTOK_OK) {
-        st = bind == NULL ? consume(s, t, err)
-                          : reserve_and_bind(s, t, doc_at(doc, index), matched, bind, ctx, now,
-                                             err);
+        st = bind == NULL
+                 ? consume(s, t, err)
+                 : reserve_and_bind(s, t, doc_at(doc, index), matched, bind, ctx, now, err);
     }
     return st;
 }

@@ -179,8 +179,11 @@ static void *arena_grow(arena *a, void *p, size_t old_size, size_t new_size, siz
         }
         return moved + 1;
     }
+    /* `q` may be `p` itself: a harvested element's rewind can give back
+     * the block a dropped append had just moved the array to, and the next
+     * append asks for it again (see define_array_element). */
     void *q = arena_alloc(a, new_size);
-    if (q != NULL && keep > 0) {
+    if (q != NULL && q != p && keep > 0) {
         memcpy(q, p, keep);
     }
     return q;
@@ -890,11 +893,11 @@ typedef struct harvest {
     size_t key_len;
     toml_harvest_fn fn;
     void *ctx;
-    size_t handed;          /* elements handed to fn so far */
-    bool pending;           /* the array's last element is not handed yet */
-    bool clean;             /* only the pending element allocated since its marks */
-    arena_mark nodes_mark;  /* before the pending element's table node */
-    arena_mark items_mark;  /* before the pending element's own child arrays */
+    size_t handed;           /* elements handed to fn so far */
+    bool pending;            /* the array's last element is not handed yet */
+    bool clean;              /* only the pending element allocated since its marks */
+    arena_mark nodes_mark;   /* before the pending element's table node */
+    arena_mark items_mark;   /* before its slot in the array and its children */
     arena_mark header_nodes; /* at the start of the header being parsed */
     arena_mark header_items;
 } harvest;
@@ -2202,18 +2205,22 @@ static toml_node *define_array_element(parser *ps, toml_node *parent, const key_
         return add_container(ps, array, &none, KIND_TABLE_DEFINED);
     }
     harvest_pending(ps, array);
+    /* Marks before the element and its slot in the array: when it is
+     * dropped, the array is back to the length it had, and the next
+     * append takes the same slot again (or, when the slot needed a bigger
+     * block, asks for the same block at the same place) instead of
+     * copying the array of kept elements once per dropped one. */
     hv->nodes_mark = arena_get_mark(&ps->doc->nodes);
-    bool first = array->len == 0; /* then the slot itself is reused too */
-    if (first) {
-        hv->items_mark = arena_get_mark(&ps->doc->items);
-    }
+    hv->items_mark = arena_get_mark(&ps->doc->items);
     toml_node *element = add_container(ps, array, &none, KIND_TABLE_DEFINED);
-    if (!first) {
-        hv->items_mark = arena_get_mark(&ps->doc->items);
-    }
     hv->pending = element != NULL;
     hv->clean = true;
     return element;
+}
+
+static bool same_key(const key_ref *key, const char *name, size_t len)
+{
+    return key->len == len && (len == 0 || memcmp(key->ptr, name, len) == 0);
 }
 
 /* [a.b.c] or [[a.b.c]]: ps->p at the first '['. */
@@ -2232,7 +2239,7 @@ static int parse_header(parser *ps)
     if (parse_simple_key(ps, &key) != 0) {
         return -1;
     }
-    if (ps->hv != NULL && (key.len != ps->hv->key_len || memcmp(key.ptr, ps->hv->key, key.len) != 0)) {
+    if (ps->hv != NULL && !same_key(&key, ps->hv->key, ps->hv->key_len)) {
         ps->hv->clean = false; /* a table outside the harvested array */
     }
     skip_blank(ps);

@@ -323,7 +323,7 @@ static void many_records_read_back_exactly(void **state)
     enum { N = 3000 };
     size_t cap = (size_t)N * 320, len = 0;
     char *text = malloc(cap);
-    char (*tokens)[33] = calloc(N, sizeof *tokens);
+    char(*tokens)[33] = calloc(N, sizeof *tokens);
     for (int i = 0; i < N; i++) {
         snprintf(tokens[i], sizeof tokens[i], "%032d", i);
         char principal[16], label[64];
@@ -376,8 +376,8 @@ static void later_schema_or_syntax_errors_take_precedence(void **state)
                              PAIRTOK_ESCHEMA, "schema_version");
     assert_refused_unchanged(f, "[[pair_token]]\nprincipal = 1\n[[pair_token]]\n= 1\n",
                              PAIRTOK_EPARSE, ":4:1:");
-    assert_refused_unchanged(f, "[[pair_token]]\nprincipal = 1\n[[pair_token]]\n",
-                             PAIRTOK_EPARSE, ":1:1: pair_token[0].token_hash: missing");
+    assert_refused_unchanged(f, "[[pair_token]]\nprincipal = 1\n[[pair_token]]\n", PAIRTOK_EPARSE,
+                             ":1:1: pair_token[0].token_hash: missing");
     assert_refused_unchanged(f, "pair_token = [1]\n", PAIRTOK_EPARSE,
                              "pair_token[0]: expected a table, found an integer");
 }

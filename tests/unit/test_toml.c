@@ -1269,6 +1269,813 @@ static void test_accessors_on_other_types(void **state)
     parsed_free(&p);
 }
 
+/* ---- harvest parse: toml_parse_harvest against toml_parse ---- */
+
+/* The reference for every harvest test is a plain toml_parse of the same
+ * bytes: each element handed to the callback must equal the reference
+ * element of the same index, the kept ones must still be there and intact
+ * after the parse (a dropped element's memory is reused, which must never
+ * reach a live node), and everything else must be the reference tree. */
+typedef struct harvest_state {
+    const toml_node *reference; /* the reference root's entry for the key, or NULL */
+    size_t keep_every;          /* keep element i when (i + 1) % keep_every == 0; 0: none */
+    size_t keep_first;          /* also keep elements 0 .. keep_first - 1 */
+    size_t handed;
+    size_t first_bad;       /* index of the first element that did not match, or SIZE_MAX */
+    const toml_node **kept; /* room for every reference element: no malloc in the */
+    size_t *kept_index;     /* callback, so that injected failures hit the parser only */
+    size_t kept_len, kept_cap;
+} harvest_state;
+
+static bool harvest_cb(toml_node *element, size_t index, void *ctx)
+{
+    harvest_state *s = ctx;
+    const toml_node *want = NULL;
+    if (s->reference != NULL && toml_node_type(s->reference) == TOML_ARRAY) {
+        want = toml_array_at(s->reference, index);
+    }
+    /* Checked now, while the element is in the tree: later its memory may
+     * already hold the next one. */
+    if (s->first_bad == SIZE_MAX &&
+        (index != s->handed || want == NULL || !toml_equal(element, want))) {
+        s->first_bad = index;
+    }
+    s->handed++;
+    bool keep = (s->keep_every != 0 && (index + 1) % s->keep_every == 0) || index < s->keep_first;
+    if (keep && s->kept_len < s->kept_cap) {
+        s->kept[s->kept_len] = element;
+        s->kept_index[s->kept_len++] = index;
+    }
+    return keep;
+}
+
+/* The result of one differential run; handed is SIZE_MAX when the injected
+ * allocation failure (fail_at >= 0) made the harvest parse fail. */
+typedef struct harvest_result {
+    size_t handed;
+    size_t kept;
+    bool parsed; /* the reference parse succeeded */
+} harvest_result;
+
+static harvest_result harvest_run(const char *text, size_t len, const char *key, size_t key_len,
+                                  size_t keep_every, long fail_at)
+{
+    char *copy = exact_copy(text, len);
+    toml_doc *ref = NULL;
+    toml_doc *got = (toml_doc *)&got; /* must be set, to NULL on failure */
+    toml_error ref_err, got_err;
+    memset(&ref_err, 0, sizeof ref_err);
+    /* Unlike what a failed parse must leave, so that every field is checked. */
+    memset(&got_err, 0, sizeof got_err);
+    got_err.line = got_err.col = 77777;
+    got_err.oom = true;
+    snprintf(got_err.message, sizeof got_err.message, "unset");
+    int ref_rc = toml_parse(copy, len, &ref, &ref_err);
+    toml_node *ref_entry = ref_rc == 0 ? toml_table_get(toml_root(ref), key, key_len) : NULL;
+    bool ref_array = ref_entry != NULL && toml_node_type(ref_entry) == TOML_ARRAY;
+    size_t ref_len = ref_array ? toml_array_len(ref_entry) : 0;
+    harvest_state s = {.reference = ref_entry,
+                       .keep_every = keep_every,
+                       .first_bad = SIZE_MAX,
+                       .kept_cap = ref_len};
+    s.kept = calloc(ref_len + 1, sizeof *s.kept);
+    s.kept_index = calloc(ref_len + 1, sizeof *s.kept_index);
+    assert_non_null(s.kept);
+    assert_non_null(s.kept_index);
+    if (fail_at >= 0) {
+        fail_allocation(fail_at);
+    }
+    int rc = toml_parse_harvest(copy, len, key, key_len, harvest_cb, &s, &got, &got_err);
+    allocations_succeed();
+    harvest_result res = {s.handed, s.kept_len, ref_rc == 0};
+    if (ref_rc == 0 && rc != 0 && fail_at >= 0 && got_err.oom) {
+        assert_null(got);
+        assert_int_equal(got_err.line, 0);
+        assert_string_equal(got_err.message, "out of memory");
+        res.handed = SIZE_MAX;
+    } else if (ref_rc != 0) {
+        /* Same failure, whatever was handed before it. */
+        if (rc != -1 || got != NULL || got_err.line != ref_err.line || got_err.col != ref_err.col ||
+            got_err.oom != ref_err.oom || strcmp(got_err.message, ref_err.message) != 0) {
+            print_error("key %.*s: toml_parse failed at %u:%u: %s\n"
+                        "but toml_parse_harvest gave rc %d at %u:%u: %.200s\n",
+                        (int)key_len, key, ref_err.line, ref_err.col, ref_err.message, rc,
+                        got_err.line, got_err.col, got_err.message);
+            fail();
+        }
+    } else {
+        if (rc != 0) {
+            print_error("key %.*s: harvest parse failed at %u:%u: %s\n", (int)key_len, key,
+                        got_err.line, got_err.col, got_err.message);
+            fail();
+        }
+        if (s.first_bad != SIZE_MAX) {
+            print_error("key %.*s: element %zu handed over differs from the reference\n",
+                        (int)key_len, key, s.first_bad);
+            fail();
+        }
+        assert_int_equal(s.handed, ref_len);
+        toml_node *got_root = toml_root(got);
+        toml_node *got_entry = toml_table_get(got_root, key, key_len);
+        if (ref_array) {
+            /* The kept elements, in order, as the very nodes handed over. */
+            assert_non_null(got_entry);
+            assert_int_equal(toml_node_type(got_entry), TOML_ARRAY);
+            assert_int_equal(toml_array_len(got_entry), s.kept_len);
+            for (size_t j = 0; j < s.kept_len; j++) {
+                assert_ptr_equal(toml_array_at(got_entry, j), s.kept[j]);
+                assert_true(toml_equal(s.kept[j], toml_array_at(ref_entry, s.kept_index[j])));
+            }
+            /* The array stays usable: appending after the drops must not
+             * disturb the kept elements. */
+            toml_node *added = toml_array_append_table(got, got_entry);
+            assert_non_null(added);
+            assert_int_equal(toml_table_add_integer(got, added, "added", 5, 42), 0);
+            assert_int_equal(toml_array_len(got_entry), s.kept_len + 1);
+            for (size_t j = 0; j < s.kept_len; j++) {
+                assert_true(toml_equal(toml_array_at(got_entry, j),
+                                       toml_array_at(ref_entry, s.kept_index[j])));
+            }
+            assert_true(toml_integer(get(toml_array_at(got_entry, s.kept_len), "added")) == 42);
+        } else {
+            /* Not an array at the root (absent, table, value): never handed. */
+            assert_int_equal(s.handed, 0);
+            assert_true(toml_equal(got_entry, ref_entry));
+        }
+        /* The harvested tree is a valid document: it writes and reads back. */
+        size_t out_len;
+        free(round_trip(got, &out_len));
+        /* Everything else is exactly the reference. */
+        assert_int_equal(toml_table_remove(got_root, key, key_len),
+                         toml_table_remove(toml_root(ref), key, key_len));
+        if (!toml_equal(got_root, toml_root(ref))) {
+            print_error("key %.*s: the rest of the document differs from the reference\n",
+                        (int)key_len, key);
+            fail();
+        }
+        toml_free(got);
+    }
+    toml_free(ref);
+    free(s.kept);
+    free(s.kept_index);
+    free(copy);
+    return res;
+}
+
+/* Drop all; keep every third (two dropped, then one kept: the first slot
+ * and later ones are reused); keep every other (more than 8192 of a big
+ * store are kept, so the array outgrows 64 KiB); keep all.  Returns the
+ * number handed, the same in every mode. */
+static size_t harvest_all_modes(const char *text, size_t len, const char *key)
+{
+    static const size_t modes[] = {0, 3, 2, 1};
+    size_t handed = SIZE_MAX;
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        harvest_result r = harvest_run(text, len, key, strlen(key), modes[m], -1);
+        if (handed != SIZE_MAX) {
+            assert_int_equal(r.handed, handed);
+        }
+        handed = r.handed;
+        if (modes[m] != 0 && r.parsed) {
+            assert_int_equal(r.kept, handed / modes[m]);
+        }
+    }
+    return handed;
+}
+
+/* A growable text for generated documents. */
+typedef struct text_buf {
+    char *s;
+    size_t len, cap;
+} text_buf;
+
+__attribute__((format(printf, 2, 3))) static void tb_printf(text_buf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s != NULL ? b->s + b->len : NULL, b->s != NULL ? b->cap - b->len : 0,
+                          fmt, ap);
+        va_end(ap);
+        assert_true(n >= 0);
+        if (b->s != NULL && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *bigger = realloc(b->s, cap);
+        assert_non_null(bigger);
+        b->s = bigger;
+        b->cap = cap;
+    }
+}
+
+typedef struct harvest_doc {
+    const char *text;
+    size_t handed; /* elements of the root pair_token array */
+} harvest_doc;
+
+static void test_harvest_documents(void **state)
+{
+    (void)state;
+    static const harvest_doc docs[] = {
+        /* plain records after root keys, with comments, blank lines */
+        {"title = 'store'\nversion = 1\n\n"
+         "[[pair_token]]\ntoken_hash = \"aa\"\nprincipal = \"u1\"\nexpires_at_epoch = 1\n"
+         "[[pair_token]] # second\ntoken_hash = \"bb\"\nprincipal = \"u2\"\n\n"
+         "[[pair_token]]\n[[pair_token]]\nlabel = \"last\"\n",
+         4},
+        /* sub-tables and nested arrays of tables of every element */
+        {"[[pair_token]]\nn = 1\n[pair_token.limits]\nmax = 3\n[pair_token.limits.deep]\nz = 1\n"
+         "[[pair_token.sub]]\ns = 1\n[[pair_token.sub]]\ns = 2\n[[pair_token.sub.deeper]]\n"
+         "[[pair_token]]\nn = 2\n[[pair_token.sub]]\n[pair_token.limits]\nmax = 4\n"
+         "[[pair_token]]\nn = 3\n[pair_token.a.b.c]\n[pair_token.a]\nd = 1\n",
+         3},
+        /* other tables between elements; [pair_token.x] extends the last
+         * element after [other], both in the middle and at the end */
+        {"[[pair_token]]\nn = 1\n[other]\no = 1\n[[pair_token]]\nn = 2\n[other2]\np = 2\n"
+         "[pair_token.x]\ny = 1\n[[pair_token]]\nn = 3\n[[pair_token]]\nn = 4\n[other3.q]\n"
+         "[pair_token.x]\ny = 4\n[other3]\nr = 1\n[pair_token.z]\n",
+         4},
+        /* an element after [other] that is followed by a clean one */
+        {"[[pair_token]]\na = 1\n[t]\n[[pair_token]]\nb = 2\n[[pair_token]]\nc = 3\n[[t.u]]\n"
+         "[[pair_token]]\nd = 4\n",
+         4},
+        /* quoted header keys, with and without escapes */
+        {"[[\"pair\\u005ftoken\"]]\nn = 1\n[['pair_token']]\nn = 2\n[[ \"pair_token\" ]]\nn = 3\n"
+         "[\"pair\\u005Ftoken\".sub]\nx = 1\n[[pair_token]]\n\"k\\u0000ey\" = \"v\\tal\"\n"
+         "[ pair_token . \"x\\ty\" ]\n[[\"pair\\U0000005ftoken\"]]\n",
+         5},
+        /* an escaped key creates the array */
+        {"[[\"pair\\u005ftoken\"]]\nn = 1\n[[pair_token]]\nn = 2\n", 2},
+        /* nested inline tables and arrays inside elements */
+        {"[[pair_token]]\nv = {a = [1, {b = [2, 3]}], c = {d = {e = 'f'}}}\n"
+         "m = [[1, 2], [3, [4, []]], {}]\n"
+         "[[pair_token]]\nt = [{x = 1}, {x = 2, y = {z = [true]}}]\nd.e.f = 1979-05-27\n"
+         "[[pair_token]]\nf = [nan, -0.0, inf]\nw = 07:32:00.5\n",
+         3},
+        /* multi-line strings holding what looks like headers */
+        {"[[pair_token]]\ns = \"\"\"\n[[pair_token]]\nx = 1\n\"\"\"\n"
+         "l = '''\n[[pair_token]]\n[pair_token.x]\n'''\n"
+         "[[pair_token]]\ns = \"\"\"\\\n   [[pair_token]]\\\n\"\"\"\n",
+         2},
+        /* a static array, of tables or of anything */
+        {"pair_token = [{a = 1}, {b = 2}]\nafter = 1\n[t]\nx = 1\n", 2},
+        {"pair_token = [1, 'two', [3], {four = 4}, 1979-05-27T07:32:00Z]\n", 5},
+        {"before = 0\npair_token = [\n  { a = 1 }, # c\n  { b = { c = 2 } },\n]\n", 2},
+        {"pair_token = []\n", 0},
+        /* not an array at the root: never handed */
+        {"[pair_token]\na = 1\n[[pair_token.sub]]\n", 0},
+        {"pair_token = {a = [{b = 1}]}\n", 0},
+        {"pair_token.a = 1\n", 0},
+        {"pair_token = 5\n", 0},
+        {"[[a.pair_token]]\nx = 1\n[[a.pair_token]]\nx = 2\n[b]\npair_token = [{y = 1}]\n", 0},
+        {"[[x]]\npair_token = [1]\n[[x]]\n[[x.pair_token]]\n", 0},
+        {"", 0},
+        {"a = 1\n[b]\n", 0},
+        /* CRLF line ends and a byte order mark */
+        {"\xEF\xBB\xBF"
+         "a = 1\r\n[[pair_token]]\r\nx = 1\r\n[[pair_token]]\r\ny = '''a\r\nb'''\r\n",
+         2},
+        /* elements with many keys (a hash index), the first of them empty */
+        {"[[pair_token]]\n[[pair_token]]\nk1 = 1\nk2 = 2\nk3 = 3\nk4 = 4\nk5 = 5\nk6 = 6\nk7 = 7\n"
+         "k8 = 8\nk9 = 9\nk10 = 10\n[[pair_token]]\nk1 = 1\nk2 = 2\nk3 = 3\nk4 = 4\nk5 = 5\n"
+         "k6 = 6\nk7 = 7\nk8 = 8\nk9 = 9\n[pair_token.k10]\n[[pair_token]]\n",
+         4},
+        /* many root keys (the root has a hash index too) */
+        {"r1 = 1\nr2 = 2\nr3 = 3\nr4 = 4\nr5 = 5\nr6 = 6\nr7 = 7\nr8 = 8\nr9 = 9\n"
+         "[[pair_token]]\na = 1\n[r10]\n[[pair_token]]\nb = 1\n[r11]\n[r12]\n",
+         2},
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        size_t handed = harvest_all_modes(docs[i].text, strlen(docs[i].text), "pair_token");
+        if (handed != docs[i].handed) {
+            print_error("document %zu: %zu elements handed, want %zu\n", i, handed, docs[i].handed);
+            fail();
+        }
+    }
+    /* Other keys: a key with a NUL, an empty key, one that is a prefix. */
+    static const char nul_key_doc[] = "[[\"a\\u0000b\"]]\nx = 1\n[[\"a\\u0000b\"]]\n[[a]]\n";
+    assert_int_equal(harvest_run(nul_key_doc, strlen(nul_key_doc), "a\0b", 3, 0, -1).handed, 2);
+    assert_int_equal(harvest_run(nul_key_doc, strlen(nul_key_doc), "a", 1, 0, -1).handed, 1);
+    static const char empty_key_doc[] = "[[\"\"]]\nx = 1\n[[\"\"]]\n[[\"\".y]]\n";
+    assert_int_equal(harvest_run(empty_key_doc, strlen(empty_key_doc), "", 0, 0, -1).handed, 2);
+    static const char prefix_doc[] = "[[pair]]\n[[pair_token]]\n[[pair_tokens]]\n";
+    assert_int_equal(harvest_run(prefix_doc, strlen(prefix_doc), "pair", 4, 0, -1).handed, 1);
+}
+
+/* Elements that need big arena blocks: strings over 64 KiB (decoded, so in
+ * the arena; and plain, so in the input), tables over 8 keys (hash index),
+ * a table of 9000 keys and an array of 9000 items (child blocks that grow
+ * past 64 KiB, into blocks of their own), mixed with small elements so that
+ * reusable and non-reusable ones alternate. */
+static void test_harvest_big_elements(void **state)
+{
+    (void)state;
+    text_buf b = {NULL, 0, 0};
+    tb_printf(&b, "top = 1\n");
+    for (int round = 0; round < 3; round++) {
+        tb_printf(&b, "[[pair_token]]\nsmall = %d\n", round);
+        tb_printf(&b, "[[pair_token]]\nescaped = \"");
+        for (int i = 0; i < 70000; i++) {
+            tb_printf(&b, i % 100 == 0 ? "\\u00e9" : "x");
+        }
+        tb_printf(&b, "\"\nplain = '");
+        for (int i = 0; i < 70000; i++) {
+            tb_printf(&b, "%c", 'a' + i % 26);
+        }
+        tb_printf(&b, "'\n[[pair_token]]\nsmall = %d\n", round);
+        tb_printf(&b, "[[pair_token]]\n");
+        for (int i = 0; i < 20; i++) {
+            tb_printf(&b, "k%d = %d\n", i, i);
+        }
+        tb_printf(&b, "[[pair_token]]\n");
+        for (int i = 0; i < 9000; i++) {
+            tb_printf(&b, "k%d = '%d'\n", i, i);
+        }
+        tb_printf(&b, "[[pair_token.sub]]\n[[pair_token]]\narr = [");
+        for (int i = 0; i < 9000; i++) {
+            tb_printf(&b, "%d, ", i);
+        }
+        tb_printf(&b, "]\n[other%d]\n[[pair_token]]\n\"esc\\u0041ped key\" = 1\n", round);
+    }
+    assert_int_equal(harvest_all_modes(b.s, b.len, "pair_token"), 21);
+    free(b.s);
+}
+
+/* The memory of a dropped element is reused: dropping every element of a
+ * long store costs no more allocations than dropping those of a short one. */
+static long harvest_allocations(const char *text, size_t len, size_t keep_first)
+{
+    const toml_node *kept[8];
+    size_t kept_index[8];
+    harvest_state s = {.first_bad = SIZE_MAX,
+                       .keep_first = keep_first,
+                       .kept = kept,
+                       .kept_index = kept_index,
+                       .kept_cap = 8};
+    toml_doc *doc;
+    toml_error err;
+    alloc_calls = 0;
+    assert_int_equal(toml_parse_harvest(text, len, "pair_token", 10, harvest_cb, &s, &doc, &err),
+                     0);
+    long calls = alloc_calls;
+    assert_int_equal(toml_array_len(get(toml_root(doc), "pair_token")), keep_first);
+    toml_free(doc);
+    return calls;
+}
+
+static char *make_nested_store(size_t records, size_t *len)
+{
+    text_buf b = {NULL, 0, 0};
+    tb_printf(&b, "version = 1\n");
+    for (size_t i = 0; i < records; i++) {
+        tb_printf(&b,
+                  "[[pair_token]]\nn = %zu\nlabel = \"dev\\u00e9 %zu\"\ns = {a = [1, 2], b = 'x'}\n"
+                  "[pair_token.limits]\nmax = %zu\n[[pair_token.sub]]\nq = 1\n[[pair_token.sub]]\n",
+                  i, i, i % 7);
+    }
+    *len = b.len;
+    return b.s;
+}
+
+static void test_harvest_many_elements(void **state)
+{
+    (void)state;
+    enum { MANY = 20000 };
+    size_t len;
+    char *text = make_store(MANY, &len);
+    assert_int_equal(harvest_all_modes(text, len, "pair_token"), MANY);
+    size_t small_len;
+    char *small = make_store(100, &small_len);
+    long small_calls = harvest_allocations(small, small_len, 0);
+    assert_int_equal(harvest_allocations(text, len, 0), small_calls);
+    /* A few kept elements (records with unknown keys) at the start: the
+     * array of them is not copied again for every dropped one after. */
+    small_calls = harvest_allocations(small, small_len, 4);
+    assert_int_equal(harvest_allocations(text, len, 4), small_calls);
+    free(small);
+    free(text);
+
+    text = make_nested_store(MANY, &len);
+    assert_int_equal(harvest_all_modes(text, len, "pair_token"), MANY);
+    small = make_nested_store(100, &small_len);
+    small_calls = harvest_allocations(small, small_len, 0);
+    assert_int_equal(harvest_allocations(text, len, 0), small_calls);
+    free(small);
+    free(text);
+}
+
+/* A syntax or structure error after some elements were handed over: the
+ * same error as toml_parse, at the same place. */
+static void test_harvest_errors(void **state)
+{
+    (void)state;
+    static const char *const tails[] = {
+        "x = = 1\n",
+        "[[pair_token]]\nn = 1\nn = 2\n",        /* duplicate in the next element */
+        "label = 'again'\n",                     /* duplicate in the pending element */
+        "[pair_token]\n",                        /* already an array of tables */
+        "pair_token = 1\n",                      /* a key of the pending element: fine */
+        "[other]\n[[pair_token]]\n[other]\n",    /* defined twice */
+        "[[pair_token]]\nlabel = \"\\uD800\"\n", /* bad escape */
+        "[[pair_token]]\n[pair_token.limits]\n[pair_token.limits]\n",
+        "[[pair_token]]\ns = {a = 1}\n[pair_token.s]\n",
+        "[[pair_token]]\ns = \"\"\"never closed\n[[pair_token]]\n",
+        "[[pair_token]\n",
+        "[[\"pair\\u005ftoken\"]]\nx = [1,,]\n",
+        "[[pair_token]]\nd = 2023-02-29\n",
+        "[[pair_token]]\n\xFF",
+    };
+    size_t store_len;
+    char *store = make_store(50, &store_len);
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        size_t tail_len = strlen(tails[i]);
+        char *text = malloc(store_len + 1 + tail_len);
+        assert_non_null(text);
+        memcpy(text, store, store_len);
+        text[store_len] = '\n';
+        memcpy(text + store_len + 1, tails[i], tail_len);
+        static const size_t modes[] = {0, 3, 1};
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            harvest_result r =
+                harvest_run(text, store_len + 1 + tail_len, "pair_token", 10, modes[m], -1);
+            assert_true(r.handed >= 49); /* the failure came after these */
+            assert_int_equal(r.parsed, i == 4);
+        }
+        free(text);
+    }
+    free(store);
+}
+
+/* ---- writing more after a document: toml_write_more and the emitters ---- */
+
+typedef struct emit_input {
+    const toml_node *array; /* the source array of tables */
+    const char *label;      /* needs every kind of escape */
+    size_t label_len;
+    int fail_more; /* returned by emit_records */
+} emit_input;
+
+static bool skip_emitted(const char *key, size_t key_len)
+{
+    /* Written by the emitters themselves, or left out on purpose. */
+    static const char *const skipped[] = {"token_hash", "label", "secret", "private",
+                                          "private_list"};
+    for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++) {
+        if (key_len == strlen(skipped[i]) && memcmp(key, skipped[i], key_len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int emit_records(toml_emitter *e, void *ctx)
+{
+    const emit_input *in = ctx;
+    for (size_t i = 0; i < toml_array_len(in->array); i++) {
+        toml_emit_array_header(e, "pair_token", 10);
+        toml_emit_string(e, "token_hash", 10, i == 0 ? "h0" : "h1", 2);
+        toml_emit_string(e, "label", 5, in->label, in->label_len);
+        toml_emit_integer(e, "expires_at_epoch", 16, i == 0 ? INT64_MIN : INT64_MAX);
+        toml_emit_table_rest(e, in->array, toml_array_at(in->array, i), skip_emitted);
+    }
+    assert_false(toml_emit_failed(e));
+    return in->fail_more;
+}
+
+typedef struct collected {
+    char *bytes;
+    size_t len, cap;
+    size_t calls, fail_at_call; /* fail_at_call: 0 never */
+} collected;
+
+static int collect_sink(const char *bytes, size_t len, void *ctx)
+{
+    collected *c = ctx;
+    c->calls++;
+    if (c->fail_at_call != 0 && c->calls >= c->fail_at_call) {
+        return 1;
+    }
+    if (c->len + len > c->cap) {
+        c->cap = (c->len + len) * 2;
+        c->bytes = realloc(c->bytes, c->cap);
+        assert_non_null(c->bytes);
+    }
+    memcpy(c->bytes + c->len, bytes, len);
+    c->len += len;
+    return 0;
+}
+
+static void test_harvest_emitters(void **state)
+{
+    (void)state;
+    /* The records the emitters copy from, with the keys to skip. */
+    parsed src = parse_ok("[[pair_token]]\n"
+                          "token_hash = 'old'\nlabel = 'old'\n"
+                          "extra = \"kept\"\nn = 7\n\"quoted key\" = 1.5\n"
+                          "when = 1979-05-27T07:32:00Z\nlist = [1, [2, 'x'], {y = 3}]\n"
+                          "inline = {a = {b = 1}}\ndotted.x.y = true\n"
+                          "secret = 'left out'\n"
+                          "[pair_token.limits]\nmax = 3\n"
+                          "[pair_token.limits.deep]\nz = 'q'\n"
+                          "[pair_token.empty]\n"
+                          "[pair_token.secret2.secret]\nhidden = 1\n"
+                          "[pair_token.private]\nx = 1\n"
+                          "[[pair_token.private_list]]\n"
+                          "[[pair_token.sub]]\ns = 1\n"
+                          "[[pair_token.sub]]\n"
+                          "[[pair_token]]\n"
+                          "token_hash = 'old2'\nonly = 1\n"
+                          "[secret]\nx = 1\n");
+    /* Quotes, backslash, every kind of control, DEL, NUL, non-ASCII. */
+    static const char label[] =
+        "q\"b\\s\0\x01\b\t\n\f\r\x1F\x7F \xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    emit_input in = {get(src.root, "pair_token"), label, sizeof label - 1, 0};
+    /* The document the records are written after: other keys, tables. */
+    parsed doc = parse_ok("title = 'store'\nversion = 2\n[meta]\nowner = 'x'\n[[other]]\n");
+    collected out = {NULL, 0, 0, 0, 0};
+    assert_int_equal(toml_write_more(doc.doc, emit_records, &in, collect_sink, &out), 0);
+
+    /* The document first, exactly as toml_write writes it. */
+    size_t doc_len;
+    char *doc_text = write_text(doc.doc, &doc_len);
+    assert_true(out.len > doc_len);
+    assert_memory_equal(out.bytes, doc_text, doc_len);
+    free(doc_text);
+    /* The label escaped as the writer escapes strings. */
+    static const char escaped[] =
+        "label = \"q\\\"b\\\\s\\u0000\\u0001\\b\\t\\n\\f\\r\\u001F\\u007F "
+        "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"\n";
+    char *text = exact_copy(out.bytes, out.len);
+    bool found = false;
+    for (size_t i = 0; i + sizeof escaped - 1 <= out.len && !found; i++) {
+        found = memcmp(text + i, escaped, sizeof escaped - 1) == 0;
+    }
+    if (!found) {
+        print_error("escaped label not found in:\n%.*s\n", (int)out.len, text);
+        fail();
+    }
+
+    /* Read back: the same as a hand-written expected document. */
+    parsed got = parse_ok_n(text, out.len);
+    parsed want = parse_ok("title = 'store'\nversion = 2\n[meta]\nowner = 'x'\n[[other]]\n"
+                           "[[pair_token]]\n"
+                           "token_hash = 'h0'\n"
+                           "label = \"q\\\"b\\\\s\\u0000\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f "
+                           "\\u00e9\\u20ac\\U0001F600\"\n"
+                           "expires_at_epoch = -9223372036854775808\n"
+                           "extra = \"kept\"\nn = 7\n\"quoted key\" = 1.5\n"
+                           "when = 1979-05-27T07:32:00Z\nlist = [1, [2, 'x'], {y = 3}]\n"
+                           "inline = {a = {b = 1}}\ndotted.x.y = true\n"
+                           "[pair_token.limits]\nmax = 3\n"
+                           "[pair_token.limits.deep]\nz = 'q'\n"
+                           "[pair_token.empty]\n"
+                           "[pair_token.secret2.secret]\nhidden = 1\n"
+                           "[[pair_token.sub]]\ns = 1\n"
+                           "[[pair_token.sub]]\n"
+                           "[[pair_token]]\n"
+                           "token_hash = 'h1'\n"
+                           "label = \"q\\\"b\\\\s\\u0000\\u0001\\b\\t\\n\\f\\r\\u001f\\u007f "
+                           "\\u00e9\\u20ac\\U0001F600\"\n"
+                           "expires_at_epoch = 9223372036854775807\n"
+                           "only = 1\n");
+    if (!toml_equal(got.root, want.root)) {
+        print_error("written:\n%.*s\n", (int)out.len, text);
+        fail();
+    }
+    /* And through the accessors. */
+    toml_node *records = get(got.root, "pair_token");
+    assert_int_equal(toml_array_len(records), 2);
+    toml_node *r0 = toml_array_at(records, 0);
+    size_t len;
+    const char *s = toml_string(get(r0, "label"), &len);
+    assert_int_equal(len, sizeof label - 1);
+    assert_memory_equal(s, label, len);
+    assert_true(toml_integer(get(r0, "expires_at_epoch")) == INT64_MIN);
+    assert_true(toml_integer(get(toml_array_at(records, 1), "expires_at_epoch")) == INT64_MAX);
+    assert_null(get(r0, "secret"));
+    assert_null(get(r0, "private"));
+    assert_null(get(r0, "private_list"));
+    /* skip sees the element's own keys only, not those of its sub-tables */
+    assert_true(toml_integer(get(get(get(r0, "secret2"), "secret"), "hidden")) == 1);
+    assert_true(toml_integer(get(get(r0, "limits"), "max")) == 3);
+    assert_memory_equal(toml_string(get(get(get(r0, "limits"), "deep"), "z"), &len), "q", 1);
+    assert_int_equal(toml_array_len(get(r0, "sub")), 2);
+    assert_int_equal(toml_table_len(toml_array_at(records, 1)), 4);
+    parsed_free(&got);
+    parsed_free(&want);
+    free(text);
+
+    /* Into an empty document: no blank line before the first header. */
+    toml_doc *empty = toml_new();
+    out.len = 0;
+    assert_int_equal(toml_write_more(empty, emit_records, &in, collect_sink, &out), 0);
+    assert_true(out.len > 16);
+    static const char first[] = "[[pair_token]]\ntoken_hash = \"h0\"\n";
+    assert_memory_equal(out.bytes, first, sizeof first - 1);
+    toml_free(empty);
+
+    /* Failures: `more` refusing, the sink refusing while `more` writes. */
+    out.len = 0;
+    in.fail_more = 1;
+    assert_int_equal(toml_write_more(doc.doc, emit_records, &in, collect_sink, &out), -1);
+    in.fail_more = 0;
+    assert_int_equal(toml_write_more(NULL, emit_records, &in, collect_sink, &out), -1);
+    assert_int_equal(toml_write_more(doc.doc, emit_records, &in, NULL, &out), -1);
+    free(out.bytes);
+    parsed_free(&doc);
+    parsed_free(&src);
+}
+
+/* The exact text: canonical sections, a blank line before each header. */
+static void test_harvest_emit_exact_text(void **state)
+{
+    (void)state;
+    parsed src = parse_ok("[[pair_token]]\ntoken_hash = 'x'\nextra = 'e'\nsecret = 1\n"
+                          "[pair_token.limits]\nmax = 3\n[pair_token.private]\n"
+                          "[[pair_token.sub]]\ns = 1\n"
+                          "[[pair_token]]\nonly = 1\n");
+    emit_input in = {get(src.root, "pair_token"), "L", 1, 0};
+    parsed doc = parse_ok("a = 1\n[t]\nb = 2\n");
+    collected out = {NULL, 0, 0, 0, 0};
+    assert_int_equal(toml_write_more(doc.doc, emit_records, &in, collect_sink, &out), 0);
+    static const char want[] = "a = 1\n"
+                               "\n[t]\n"
+                               "b = 2\n"
+                               "\n[[pair_token]]\n"
+                               "token_hash = \"h0\"\n"
+                               "label = \"L\"\n"
+                               "expires_at_epoch = -9223372036854775808\n"
+                               "extra = \"e\"\n"
+                               "\n[pair_token.limits]\n"
+                               "max = 3\n"
+                               "\n[[pair_token.sub]]\n"
+                               "s = 1\n"
+                               "\n[[pair_token]]\n"
+                               "token_hash = \"h1\"\n"
+                               "label = \"L\"\n"
+                               "expires_at_epoch = 9223372036854775807\n"
+                               "only = 1\n";
+    if (out.len != sizeof want - 1 || memcmp(out.bytes, want, out.len) != 0) {
+        print_error("written:\n%.*s\nwant:\n%s\n", (int)out.len, out.bytes, want);
+        fail();
+    }
+    free(out.bytes);
+    parsed_free(&doc);
+    parsed_free(&src);
+}
+
+/* A sink that refuses while `more` is writing: the emitters say so, and the
+ * whole write fails. */
+typedef struct big_emit {
+    char *value;
+    size_t len;
+    bool failed_seen;
+} big_emit;
+
+static int emit_big(toml_emitter *e, void *ctx)
+{
+    big_emit *b = ctx;
+    assert_false(toml_emit_failed(e));
+    for (int i = 0; i < 4; i++) {
+        toml_emit_array_header(e, "pair_token", 10);
+        toml_emit_string(e, "v", 1, b->value, b->len);
+    }
+    b->failed_seen = toml_emit_failed(e);
+    return 0;
+}
+
+static void test_harvest_emit_sink_failure(void **state)
+{
+    (void)state;
+    big_emit b = {malloc(100000), 100000, false};
+    assert_non_null(b.value);
+    memset(b.value, 'v', b.len);
+    parsed doc = parse_ok("a = 1\n");
+    collected out = {NULL, 0, 0, 0, 1};
+    assert_int_equal(toml_write_more(doc.doc, emit_big, &b, collect_sink, &out), -1);
+    assert_true(b.failed_seen);
+    /* The same with a sink that accepts: everything arrives. */
+    out.fail_at_call = 0;
+    out.calls = 0;
+    b.failed_seen = true;
+    assert_int_equal(toml_write_more(doc.doc, emit_big, &b, collect_sink, &out), 0);
+    assert_false(b.failed_seen);
+    parsed back = parse_ok_n(out.bytes, out.len);
+    assert_int_equal(toml_array_len(get(back.root, "pair_token")), 4);
+    size_t len;
+    toml_string(get(toml_array_at(get(back.root, "pair_token"), 3), "v"), &len);
+    assert_int_equal(len, b.len);
+    parsed_free(&back);
+    parsed_free(&doc);
+    free(out.bytes);
+    free(b.value);
+}
+
+/* ---- harvest over the toml-test suite ---- */
+
+static char *read_whole_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    text_buf b = {NULL, 0, 0};
+    char chunk[4096];
+    size_t n;
+    tb_printf(&b, "%s", "");
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > b.cap) {
+            b.cap = (b.len + n) * 2;
+            b.s = realloc(b.s, b.cap);
+            assert_non_null(b.s);
+        }
+        memcpy(b.s + b.len, chunk, n);
+        b.len += n;
+    }
+    fclose(f);
+    *len = b.len;
+    return b.s;
+}
+
+/* Every valid file of the suite (found as tests/toml/runner.c finds it),
+ * harvested on each of its root arrays; every invalid one on the names of
+ * its [[headers]], which must fail exactly as toml_parse does. */
+static void test_harvest_toml_test_suite(void **state)
+{
+    (void)state;
+    const char *suite = getenv("TOML_TEST_DIR");
+    if (suite == NULL || *suite == '\0') {
+        suite = "../shared/toml-test";
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/files-toml-1.0.0", suite);
+    FILE *list = fopen(path, "r");
+    if (list == NULL) {
+        print_message("toml-test suite not found at %s: skipped\n", suite);
+        skip();
+    }
+    char line[4096];
+    size_t valid_files = 0, invalid_files = 0, arrays = 0, handed = 0;
+    while (fgets(line, sizeof line, list) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        size_t n = strlen(line);
+        if (n < 5 || strcmp(line + n - 5, ".toml") != 0) {
+            continue;
+        }
+        bool valid = strncmp(line, "valid/", 6) == 0;
+        char file[sizeof path + sizeof line];
+        snprintf(file, sizeof file, "%s/tests/%s", suite, line);
+        size_t len = 0;
+        char *text = read_whole_file(file, &len);
+        assert_non_null(text);
+        if (valid) {
+            valid_files++;
+            parsed p = parse_ok_n(text, len);
+            for (size_t i = 0; i < toml_table_len(p.root); i++) {
+                const char *key;
+                size_t key_len;
+                toml_node *v = toml_table_at(p.root, i, &key, &key_len);
+                if (toml_node_type(v) != TOML_ARRAY) {
+                    continue;
+                }
+                arrays++;
+                for (size_t keep = 0; keep <= 2; keep += 2) {
+                    harvest_result r = harvest_run(text, len, key, key_len, keep, -1);
+                    assert_int_equal(r.handed, toml_array_len(v));
+                    handed += r.handed;
+                }
+            }
+            parsed_free(&p);
+        } else {
+            invalid_files++;
+            for (const char *h = text; h + 2 <= text + len; h++) {
+                if (h[0] != '[' || h[1] != '[') {
+                    continue;
+                }
+                size_t key_len = 0;
+                while (h + 2 + key_len < text + len &&
+                       (h[2 + key_len] == '_' || h[2 + key_len] == '-' ||
+                        (h[2 + key_len] >= '0' && h[2 + key_len] <= '9') ||
+                        ((h[2 + key_len] | 0x20) >= 'a' && (h[2 + key_len] | 0x20) <= 'z'))) {
+                    key_len++;
+                }
+                if (key_len > 0) {
+                    assert_false(harvest_run(text, len, h + 2, key_len, 0, -1).parsed);
+                }
+            }
+        }
+        free(text);
+    }
+    fclose(list);
+    print_message("harvested %zu root arrays (%zu elements) of %zu valid files; %zu invalid "
+                  "files\n",
+                  arrays, handed / 2, valid_files, invalid_files);
+    /* Guard against silently testing nothing (a moved or emptied suite). */
+    assert_true(valid_files >= 100 && invalid_files >= 100 && arrays >= 50);
+}
+
 /* ---- allocation failures ---- */
 
 static const char oom_doc[] = "title = \"t\\u00e9st\"\n"
@@ -1365,6 +2172,30 @@ static void test_oom_write_and_build(void **state)
     parsed_free(&p);
 }
 
+/* Harvest parses failing at every allocation: each fails cleanly (no doc,
+ * an out-of-memory error) or succeeds with every harvest promise kept. */
+static void test_oom_harvest(void **state)
+{
+    (void)state;
+    static const char doc[] = "title = \"t\\u00e9st\"\n"
+                              "[[p]]\nk1 = 1\nk2 = \"v\\u00e9\"\n[p.sub]\nx = [1, {y = 2}]\n"
+                              "[[p.list]]\n[[p.list]]\nz = 1\n"
+                              "[[p]]\nk1 = 2\nk2 = 3\nk3 = 3\nk4 = 4\nk5 = 5\nk6 = 6\nk7 = 7\n"
+                              "k8 = 8\nk9 = 9\nk10 = 10\n"
+                              "[other]\n[p.more]\n"
+                              "[[\"\\u0070\"]]\n[[p]]\nlast = 1979-05-27T07:32:00Z\n";
+    for (size_t keep = 0; keep <= 2; keep++) {
+        for (long n = 0;; n++) {
+            harvest_result r = harvest_run(doc, sizeof doc - 1, "p", 1, keep, n);
+            if (r.handed != SIZE_MAX) {
+                assert_true(n > 0);
+                assert_int_equal(r.handed, 4);
+                break;
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1394,6 +2225,15 @@ int main(void)
         cmocka_unit_test(test_accessors_on_other_types),
         cmocka_unit_test(test_oom_parse),
         cmocka_unit_test(test_oom_write_and_build),
+        cmocka_unit_test(test_harvest_documents),
+        cmocka_unit_test(test_harvest_big_elements),
+        cmocka_unit_test(test_harvest_many_elements),
+        cmocka_unit_test(test_harvest_errors),
+        cmocka_unit_test(test_harvest_emitters),
+        cmocka_unit_test(test_harvest_emit_exact_text),
+        cmocka_unit_test(test_harvest_emit_sink_failure),
+        cmocka_unit_test(test_harvest_toml_test_suite),
+        cmocka_unit_test(test_oom_harvest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
