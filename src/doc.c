@@ -47,7 +47,23 @@ static bool is_known_key(const char *key, size_t len)
  * what the file holds, and redeem compares them with sodium_memcmp), so
  * plain table lookups are used.  The input is checked to be 64 lowercase
  * hex digits before it gets here. */
-static const char hex_digits[] = "0123456789abcdef";
+/* clang-format off */
+#define HEX_DIGIT(n) ((char)((n) < 10 ? '0' + (n) : 'a' + (n) - 10))
+#define HEX_PAIR(b) {HEX_DIGIT((b) >> 4), HEX_DIGIT((b) & 15)}
+#define HEX_ROW(h)                                                                 \
+    HEX_PAIR(h),      HEX_PAIR(h + 1),  HEX_PAIR(h + 2),  HEX_PAIR(h + 3),         \
+    HEX_PAIR(h + 4),  HEX_PAIR(h + 5),  HEX_PAIR(h + 6),  HEX_PAIR(h + 7),         \
+    HEX_PAIR(h + 8),  HEX_PAIR(h + 9),  HEX_PAIR(h + 10), HEX_PAIR(h + 11),        \
+    HEX_PAIR(h + 12), HEX_PAIR(h + 13), HEX_PAIR(h + 14), HEX_PAIR(h + 15)
+/* clang-format on */
+
+/* The two digits of every byte: one lookup per byte, as every write
+ * converts the hash of every record. */
+static const char hex_pairs[256][2] = {
+    HEX_ROW(0x00), HEX_ROW(0x10), HEX_ROW(0x20), HEX_ROW(0x30), HEX_ROW(0x40), HEX_ROW(0x50),
+    HEX_ROW(0x60), HEX_ROW(0x70), HEX_ROW(0x80), HEX_ROW(0x90), HEX_ROW(0xa0), HEX_ROW(0xb0),
+    HEX_ROW(0xc0), HEX_ROW(0xd0), HEX_ROW(0xe0), HEX_ROW(0xf0),
+};
 
 static unsigned char hex_value(char c)
 {
@@ -64,8 +80,7 @@ static void hash_from_hex(unsigned char out[HASH_BYTES], const char *hex)
 void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1])
 {
     for (size_t i = 0; i < HASH_BYTES; i++) {
-        out[2 * i] = hex_digits[rec->hash[i] >> 4];
-        out[2 * i + 1] = hex_digits[rec->hash[i] & 15u];
+        memcpy(out + 2 * i, hex_pairs[rec->hash[i]], 2);
     }
     out[PAIRTOK_HASH_LEN] = '\0';
 }
