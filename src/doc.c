@@ -142,7 +142,7 @@ void doc_free(sdoc *doc)
     }
     toml_free(doc->rest);
     fsafe_text_free(&doc->text);
-    free(doc->recs);
+    pages_free(&doc->recs_mem);
     for (pool_block *b = doc->pool, *next; b != NULL; b = next) {
         next = b->next;
         free(b);
@@ -150,18 +150,26 @@ void doc_free(sdoc *doc)
     free(doc);
 }
 
+/* Room for at least `count` records. */
+static bool doc_reserve(sdoc *doc, size_t count)
+{
+    if (count <= doc->cap) {
+        return true;
+    }
+    if (count > SIZE_MAX / sizeof *doc->recs ||
+        !pages_grow(&doc->recs_mem, count * sizeof *doc->recs)) {
+        return false;
+    }
+    doc->recs = doc->recs_mem.data;
+    doc->cap = doc->recs_mem.size / sizeof *doc->recs;
+    return true;
+}
+
 /* Room for one more record. */
 static srec *doc_push(sdoc *doc)
 {
-    if (doc->count == doc->cap) {
-        size_t cap = doc->cap ? doc->cap * 2 : 16;
-        srec *bigger =
-            cap <= SIZE_MAX / sizeof *bigger ? realloc(doc->recs, cap * sizeof *bigger) : NULL;
-        if (bigger == NULL) {
-            return NULL;
-        }
-        doc->recs = bigger;
-        doc->cap = cap;
+    if (doc->count == doc->cap && !doc_reserve(doc, doc->cap * 2 + 16)) {
+        return NULL;
     }
     srec *rec = &doc->recs[doc->count++];
     memset(rec, 0, sizeof *rec);
@@ -371,13 +379,10 @@ static pairtok_status parse_into(sdoc *doc, const char *path, pairtok_error *err
 {
     reader rd = {.doc = doc, .path = path};
     /* Room for as many records as the text could hold (no record is
-     * shorter than 128 bytes), so the array never moves while it fills:
-     * growing by doubling would copy it and briefly hold both copies.
-     * Pages past the last record are never touched, so cost no memory. */
-    size_t most = doc->text.len / 128 + 16;
-    if (most <= SIZE_MAX / sizeof *doc->recs &&
-        (doc->recs = malloc(most * sizeof *doc->recs)) != NULL) {
-        doc->cap = most;
+     * shorter than 128 bytes): pages past the last record are never
+     * touched, so they cost no memory. */
+    if (!doc_reserve(doc, doc->text.len / 128 + 16)) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
     }
     toml_error terr;
     if (toml_parse_harvest(doc->text.data, doc->text.len, K_RECORDS, strlen(K_RECORDS),
@@ -415,7 +420,7 @@ pairtok_status doc_parse(fsafe_text *text, const char *path, sdoc **out, pairtok
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     doc->text = *text;
-    *text = (fsafe_text){NULL, 0, 0};
+    *text = (fsafe_text){0};
     pairtok_status st = parse_into(doc, path, err);
     if (st != PAIRTOK_OK) {
         doc_free(doc);

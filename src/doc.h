@@ -50,8 +50,9 @@ typedef struct sdoc {
     toml_doc *rest;         /* the document without its records */
     const toml_node *array; /* the `pair_token` array read (extras' parent), or NULL */
     fsafe_text text;        /* the file text, kept while `rest` points into it */
-    srec *recs;
+    srec *recs;             /* in recs_mem */
     size_t count, cap;
+    pages recs_mem;
     pool_block *pool; /* strings of the records, newest block first */
 } sdoc;
 

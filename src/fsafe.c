@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -175,24 +174,22 @@ pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd, const char *b
 
 void fsafe_text_free(fsafe_text *text)
 {
-    if (text->data != NULL) {
-        munmap(text->data, text->mapped);
-    }
-    *text = (fsafe_text){NULL, 0, 0};
+    pages_free(&text->mem);
+    *text = (fsafe_text){0};
 }
 
 pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size, const char *path,
                               fsafe_text *out, pairtok_error *err)
 {
-    *out = (fsafe_text){NULL, 0, 0};
+    *out = (fsafe_text){0};
     if (size == 0) {
         return PAIRTOK_OK;
     }
-    void *pages = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (pages == MAP_FAILED) {
+    fsafe_text text = {0};
+    if (!pages_alloc(&text.mem, size)) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory reading the store", path);
     }
-    fsafe_text text = {pages, 0, size};
+    text.data = text.mem.data;
     while (text.len < size) {
         ssize_t n = sys->read(fd, text.data + text.len, size - text.len);
         if (n < 0 && errno == EINTR) {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "internal.h"
+#include "pages.h"
 #include "sys.h"
 
 /* Open directory `dir`, creating it and missing parents (0700) when
@@ -32,15 +33,12 @@ PAIRTOK_HIDDEN pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd
                                                const char *path, int *fd, struct stat *st,
                                                pairtok_error *err);
 
-/* A file's text in pages of its own: freeing it hands the memory back to
- * the system at once.  From malloc(), a buffer this size may come from the
- * heap (glibc raises its mmap threshold after freeing a big block), where
- * freeing it only marks it reusable, and a 20 MB file read, parsed and
- * freed would stay in the process's resident memory. */
+/* A file's text, in pages of its own (pages.h: freeing it gives the
+ * memory back at once). */
 typedef struct fsafe_text {
     char *data; /* NULL when empty */
     size_t len;
-    size_t mapped;
+    pages mem;
 } fsafe_text;
 
 /* Read the whole file (`size` bytes expected) into new pages. */
