@@ -863,6 +863,32 @@ static void test_big_table(void **state)
     free(text);
 }
 
+/* A container that reaches 64 KiB of child pointers while its arena chunk
+ * still has room: the block must still be one of its own, since growing it
+ * further uses realloc().  (It was carved from the chunk and the next
+ * growth aborted in realloc; 1024 keys first leave the chunk half full.) */
+static void test_big_array_after_many_keys(void **state)
+{
+    (void)state;
+    enum { KEYS = 1024, ITEMS = 20000 };
+    size_t cap = KEYS * 16 + ITEMS * 2 + 16, used = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (int i = 0; i < KEYS; i++) {
+        used += (size_t)snprintf(text + used, cap - used, "k%d = [1]\n", i);
+    }
+    used += (size_t)snprintf(text + used, cap - used, "a = [");
+    for (int i = 0; i < ITEMS; i++) {
+        text[used++] = '0';
+        text[used++] = ',';
+    }
+    text[used++] = ']';
+    parsed p = parse_ok_n(text, used);
+    assert_int_equal(toml_array_len(get(p.root, "a")), ITEMS);
+    parsed_free(&p);
+    free(text);
+}
+
 /* ---- builders ---- */
 
 static void test_builders(void **state)
@@ -2214,6 +2240,7 @@ int main(void)
         cmocka_unit_test(test_depth_cap),
         cmocka_unit_test(test_pair_token_store_100k),
         cmocka_unit_test(test_big_table),
+        cmocka_unit_test(test_big_array_after_many_keys),
         cmocka_unit_test(test_builders),
         cmocka_unit_test(test_builder_big_table),
         cmocka_unit_test(test_array_retain_keeps_order),
