@@ -482,7 +482,7 @@ bool rec_redeemable(const srec *rec, uint64_t now)
            !pairtok_principal_is_reserved(rec->principal, rec->principal_len);
 }
 
-bool rec_has_principal(const srec *rec, const char *principal)
+bool rec_has_principal(const srec *rec, const void *principal)
 {
     return strcmp(rec->principal, principal) == 0;
 }
@@ -490,6 +490,12 @@ bool rec_has_principal(const srec *rec, const char *principal)
 bool rec_is_expired(const srec *rec, const void *now)
 {
     return rec->expires <= *(const uint64_t *)now;
+}
+
+bool rec_is_gone(const srec *rec, const void *unused)
+{
+    (void)unused;
+    return (rec->flags & REC_GONE) != 0;
 }
 
 pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *err)
@@ -547,14 +553,12 @@ pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *e
     return PAIRTOK_OK;
 }
 
-/* True if the known fields of `rec` already hold `with`. */
+/* True if the known fields of `rec` already hold `with` (same hash: see
+ * rec_update). */
 static bool rec_equals(const srec *rec, const pairtok_record *with)
 {
-    char hex[PAIRTOK_HASH_LEN + 1];
-    rec_hash_hex(rec, hex);
     if (strcmp(rec->principal, with->principal) != 0 || rec->expires != with->expires_at_epoch ||
-        rec->issued != with->issued_at_epoch ||
-        memcmp(hex, with->token_hash, PAIRTOK_HASH_LEN) != 0) {
+        rec->issued != with->issued_at_epoch) {
         return false;
     }
     if (rec->label == NULL || with->label == NULL) {
@@ -578,19 +582,6 @@ size_t doc_remove_where(sdoc *doc, doc_pred drop, const void *ctx)
     size_t kept = 0;
     for (size_t i = 0; i < doc->count; i++) {
         if (!drop(&doc->recs[i], ctx)) {
-            doc->recs[kept++] = doc->recs[i];
-        }
-    }
-    size_t removed = doc->count - kept;
-    doc->count = kept;
-    return removed;
-}
-
-size_t doc_remove_marked(sdoc *doc)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < doc->count; i++) {
-        if (!(doc->recs[i].flags & REC_GONE)) {
             doc->recs[kept++] = doc->recs[i];
         }
     }

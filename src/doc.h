@@ -26,7 +26,7 @@
 
 enum {
     REC_RESERVED = 1, /* has reserved_at_epoch: a redeem is (or was) under way */
-    REC_GONE = 2      /* scratch mark of redeem: delete on success */
+    REC_GONE = 2      /* scratch mark of redeem and save: delete (rec_is_gone) */
 };
 
 /* One record.  Strings live in the document's pool, NUL-terminated. */
@@ -86,7 +86,6 @@ PAIRTOK_HIDDEN void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1]
 /* True if the record may be redeemed at `now`: unexpired, lifetime within
  * the cap, not reserved, principal not `anonymous`. */
 PAIRTOK_HIDDEN bool rec_redeemable(const srec *rec, uint64_t now);
-PAIRTOK_HIDDEN bool rec_has_principal(const srec *rec, const char *principal);
 
 /* Copy a record into `out` (label duplicated). */
 PAIRTOK_HIDDEN pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *err);
@@ -94,8 +93,9 @@ PAIRTOK_HIDDEN pairtok_status rec_export(const srec *rec, pairtok_record *out, p
 /* Append a record (fields already validated). */
 PAIRTOK_HIDDEN pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *err);
 
-/* Overwrite the known fields of `rec` with `with`, keeping its unknown
- * keys; *changed tells whether anything differed (else nothing is done). */
+/* Overwrite the known fields of `rec` with `with`, which has the same hash
+ * (it was found by it), keeping its unknown keys; *changed tells whether
+ * anything differed (else nothing is done). */
 PAIRTOK_HIDDEN pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_record *with,
                                          bool *changed, pairtok_error *err);
 
@@ -104,11 +104,10 @@ PAIRTOK_HIDDEN pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_rec
 typedef bool (*doc_pred)(const srec *rec, const void *ctx);
 PAIRTOK_HIDDEN size_t doc_remove_where(sdoc *doc, doc_pred drop, const void *ctx);
 
-/* Remove, keeping order, every record marked REC_GONE; returns how many
- * were removed. */
-PAIRTOK_HIDDEN size_t doc_remove_marked(sdoc *doc);
-
-/* Predicate for doc_remove_where: expired at *(const uint64_t *)ctx. */
+/* Predicates for doc_remove_where: the principal is the string at ctx;
+ * expired at *(const uint64_t *)ctx; marked REC_GONE (ctx unused). */
+PAIRTOK_HIDDEN bool rec_has_principal(const srec *rec, const void *principal);
 PAIRTOK_HIDDEN bool rec_is_expired(const srec *rec, const void *now);
+PAIRTOK_HIDDEN bool rec_is_gone(const srec *rec, const void *unused);
 
 #endif /* PAIRTOK_DOC_H */

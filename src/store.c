@@ -407,12 +407,6 @@ static pairtok_status check_issue_args(const char *principal, const char *label,
     return PAIRTOK_OK;
 }
 
-/* Predicates over records, for count_where and doc_remove_where. */
-static bool has_principal(const srec *rec, const void *principal)
-{
-    return rec_has_principal(rec, principal);
-}
-
 static size_t count_where(const sdoc *doc, doc_pred pred, const void *ctx)
 {
     size_t n = doc_count(doc), found = 0;
@@ -426,7 +420,7 @@ static pairtok_status check_caps(const pairtok_store *s, const sdoc *doc, const 
                                  pairtok_error *err)
 {
     size_t total = doc_count(doc);
-    size_t mine = count_where(doc, has_principal, principal);
+    size_t mine = count_where(doc, rec_has_principal, principal);
     if (mine >= s->opts.max_per_principal) {
         return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
                             "principal already has %zu outstanding tokens, the per-principal "
@@ -523,8 +517,8 @@ static pairtok_status denied(pairtok_error *err)
     return pairtok_fail(err, PAIRTOK_EDENIED, 0, PAIRTOK_DENIED_MESSAGE);
 }
 
-/* Trim surrounding whitespace, check the shape, and hash.  The copy of the
- * token is wiped before returning. */
+/* Trim surrounding whitespace, check the shape, and hash (straight from
+ * the caller's buffer: no copy of the token is made). */
 static pairtok_status hash_presented(const char *token, unsigned char hash[HASH_BYTES],
                                      pairtok_error *err)
 {
@@ -571,7 +565,7 @@ static size_t find_match(sdoc *doc, const unsigned char *hash, uint64_t now)
 static pairtok_status consume(pairtok_store *s, txn *t, pairtok_error *err)
 {
     t->ref.dirty = true;
-    doc_remove_marked(t->ref.doc);
+    doc_remove_where(t->ref.doc, rec_is_gone, NULL);
     return txn_commit(s, t, err);
 }
 
@@ -758,7 +752,7 @@ pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *princi
     if (problem != NULL) {
         return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
     }
-    return remove_locked(store, has_principal, principal, false, removed, err);
+    return remove_locked(store, rec_has_principal, principal, false, removed, err);
 }
 
 pairtok_status pairtok_prune_at(pairtok_store *store, size_t *removed, uint64_t now,
@@ -903,7 +897,7 @@ static pairtok_status check_save_record(const pairtok_record *r, size_t i, pairt
  * slot, so a crafted store file cannot aim lookups at one chain. */
 typedef struct save_ctx {
     const pairtok_record_list *list;
-    uint32_t *slots; /* list index + 1 */
+    size_t *slots; /* list index + 1 */
     size_t mask;
     uint64_t key;
     bool *present; /* per list index: already in the file */
@@ -945,10 +939,6 @@ static pairtok_status index_records(const pairtok_record_list *list, save_ctx *c
             return st;
         }
     }
-    if (list->count >= UINT32_MAX) {
-        return pairtok_fail(err, PAIRTOK_ELIMIT, 0, "%zu records are more than a store holds",
-                            list->count);
-    }
     size_t cap = 16;
     while (cap < 2 * list->count) {
         cap *= 2;
@@ -971,7 +961,7 @@ static pairtok_status index_records(const pairtok_record_list *list, save_ctx *c
         while (c->slots[at] != 0) {
             at = (at + 1) & c->mask;
         }
-        c->slots[at] = (uint32_t)(i + 1);
+        c->slots[at] = i + 1;
     }
     return PAIRTOK_OK;
 }
@@ -1004,7 +994,7 @@ static pairtok_status save_locked(pairtok_store *s, txn *t, const pairtok_record
          * edits so the cache is re-read before it grows far. */
         t->ref.edits += changed;
     }
-    doc_remove_marked(doc);
+    doc_remove_where(doc, rec_is_gone, NULL);
     for (size_t i = 0; i < list->count; i++) {
         if (!c->present[i]) {
             t->ref.edits++;

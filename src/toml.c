@@ -1246,6 +1246,19 @@ static int finish_string(parser *ps, const char *s, const char *e, bool decode, 
     return 0;
 }
 
+/* The byte at p that skip_string_text() stopped at, inside a string: an
+ * escape (basic strings; sets *decoded) or a byte to check.  Returns where
+ * to go on scanning, or NULL after an error. */
+static const char *check_string_byte(parser *ps, const char *p, const char *what, bool basic,
+                                     bool multiline, bool *decoded)
+{
+    if (*p == '\\' && basic) {
+        *decoded = true;
+        return check_escape(ps, p, multiline);
+    }
+    return check_special(ps, p, what, basic);
+}
+
 /* "..." or '...' on one line; ps->p is at the opening quote. */
 static int parse_single_line_string(parser *ps, const char **out, uint32_t *out_len)
 {
@@ -1265,13 +1278,7 @@ static int parse_single_line_string(parser *ps, const char **out, uint32_t *out_
         if (*p == quote) {
             break;
         }
-        if (*p == '\\' && basic) {
-            p = check_escape(ps, p, false);
-            escaped = true;
-        } else {
-            p = check_special(ps, p, what, basic);
-        }
-        if (p == NULL) {
+        if ((p = check_string_byte(ps, p, what, basic, false, &escaped)) == NULL) {
             return -1;
         }
     }
@@ -1325,13 +1332,7 @@ static int parse_multiline_string(parser *ps, const char **out, uint32_t *out_le
             p = ps->p;
             continue;
         }
-        if (*p == '\\' && basic) {
-            p = check_escape(ps, p, true);
-            decode = true;
-        } else {
-            p = check_special(ps, p, what, basic);
-        }
-        if (p == NULL) {
+        if ((p = check_string_byte(ps, p, what, basic, true, &decode)) == NULL) {
             return -1;
         }
     }

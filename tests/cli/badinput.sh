@@ -88,31 +88,35 @@ oversize_label()
     expect_rc 0
 }
 
-label_escapes()
+# Issue with each label after the first two arguments: exit 2, the error
+# line matching $1, the store unchanged ($2 names the case).
+refuse_labels()
 {
+    local pattern=$1 what=$2 before label
+    shift 2
     populate
-    local before label
     before=$(fingerprint)
-    for label in $'\e[2J\e[31mred' $'two\nlines' $'tab\there' $'del\x7f' $'c1 \xc2\x85'; do
+    for label in "$@"; do
         run pt issue alice --label "$label"
         expect_rc 2
-        expect_match "$ERR" "^pairtok: issue: label: contains a control character \(at byte [0-9]+\)$"
-        unchanged "$before" "label with a control character"
+        expect_match "$ERR" "$pattern"
+        unchanged "$before" "$what"
     done
+}
+
+label_escapes()
+{
+    refuse_labels "^pairtok: issue: label: contains a control character \(at byte [0-9]+\)$" \
+        "label with a control character" \
+        $'\e[2J\e[31mred' $'two\nlines' $'tab\there' $'del\x7f' $'c1 \xc2\x85'
     # A NUL cannot reach the tool through argv: the shell drops it.
 }
 
 label_invalid_utf8()
 {
-    populate
-    local before label
-    before=$(fingerprint)
-    for label in $'bad \xff' $'\xc0\xaf' $'\xed\xa0\x80' $'\xf4\x90\x80\x80' $'cut \xe2\x82'; do
-        run pt issue alice --label "$label"
-        expect_rc 2
-        expect_match "$ERR" "^pairtok: issue: label: not valid UTF-8 \(at byte [0-9]+\)$"
-        unchanged "$before" "label with invalid UTF-8"
-    done
+    refuse_labels "^pairtok: issue: label: not valid UTF-8 \(at byte [0-9]+\)$" \
+        "label with invalid UTF-8" \
+        $'bad \xff' $'\xc0\xaf' $'\xed\xa0\x80' $'\xf4\x90\x80\x80' $'cut \xe2\x82'
 }
 
 bad_principals()

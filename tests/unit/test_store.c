@@ -224,18 +224,26 @@ static void foreign_schema_is_refused_and_unchanged(void **state)
                              "schema_version");
 }
 
+/* A record written by hand in the canonical layout. */
+static int record_text(char *out, size_t cap, const char *token, const char *principal,
+                       const char *label_toml, const char *extra)
+{
+    char hash[65];
+    pairtok_hash_token(token, hash);
+    return snprintf(out, cap,
+                    "[[pair_token]]\ntoken_hash = \"%s\"\nprincipal = \"%s\"\n"
+                    "expires_at_epoch = %u\nissued_at_epoch = %u\n%s%s",
+                    hash, principal, NOW + 600, NOW, label_toml ? label_toml : "",
+                    extra ? extra : "");
+}
+
 static void unknown_keys_and_subtables_survive_issue_and_redeem(void **state)
 {
     fixture *f = *state;
-    const char *token = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
-    char hash[65];
-    pairtok_hash_token(token, hash);
-    char text[2048];
-    snprintf(text, sizeof text,
-             "owner = \"ops\"\n[[pair_token]]\ntoken_hash = \"%s\"\nprincipal = \"carol\"\n"
-             "expires_at_epoch = %u\nissued_at_epoch = %u\nscope = \"read-only\"\n"
-             "[pair_token.limits]\ndevices = 1\n",
-             hash, NOW + 600, NOW);
+    char text[2048] = "owner = \"ops\"\n";
+    size_t used = strlen(text);
+    record_text(text + used, sizeof text - used, "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", "carol", NULL,
+                "scope = \"read-only\"\n[pair_token.limits]\ndevices = 1\n");
     write_store(f, text, 0600);
     char t2[33];
     issue_ok(f, "dave", NULL, 300, NOW, t2);
@@ -251,19 +259,6 @@ static void unknown_keys_and_subtables_survive_issue_and_redeem(void **state)
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "devices = 1"));
     free(after);
-}
-
-/* A record written by hand in the canonical layout. */
-static int record_text(char *out, size_t cap, const char *token, const char *principal,
-                       const char *label_toml, const char *extra)
-{
-    char hash[65];
-    pairtok_hash_token(token, hash);
-    return snprintf(out, cap,
-                    "[[pair_token]]\ntoken_hash = \"%s\"\nprincipal = \"%s\"\n"
-                    "expires_at_epoch = %u\nissued_at_epoch = %u\n%s%s",
-                    hash, principal, NOW + 600, NOW, label_toml ? label_toml : "",
-                    extra ? extra : "");
 }
 
 /* Root keys, a table between records, and a record with unknown keys and a
