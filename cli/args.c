@@ -17,8 +17,16 @@ bool cli_is_token_shaped(const char *arg)
 
 bool cli_might_be_token(const char *arg)
 {
-    size_t len = strlen(arg);
-    return len >= PAIRTOK_TOKEN_LEN / 2 && strspn(arg, TOKEN_ALPHABET) == len;
+    /* Any run of token characters long enough to be a good part of one:
+     * `--token=<token>`, `<token>.` and a mistyped token all qualify. */
+    for (const char *p = arg; *p != '\0'; p += strcspn(p, TOKEN_ALPHABET)) {
+        size_t run = strspn(p, TOKEN_ALPHABET);
+        if (run >= PAIRTOK_TOKEN_LEN / 2) {
+            return true;
+        }
+        p += run;
+    }
+    return false;
 }
 
 static bool is_operand(const char *arg)

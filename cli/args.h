@@ -44,8 +44,9 @@ bool cli_parse_args(cli_ctx *ctx, int argc, char **argv, const cli_option *optio
 /* True if `arg` has exactly the shape of a pair token. */
 bool cli_is_token_shaped(const char *arg);
 
-/* True if `arg` is a long run of token characters - probably a token,
- * maybe mistyped - which an error message must not echo. */
+/* True if `arg` holds a long run of token characters - probably a token,
+ * maybe mistyped or glued to an option name - which an error message must
+ * not echo. */
 bool cli_might_be_token(const char *arg);
 
 /* Report the unknown option `arg` (unless it may be a token, without

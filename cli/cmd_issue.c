@@ -148,7 +148,8 @@ int cmd_issue(cli_ctx *ctx, int argc, char **argv)
     }
     req.principal = ops.items[0];
     if (ttl_text != NULL && !parse_ttl(ttl_text, &req.ttl)) {
-        return cli_usage_error(ctx, "--ttl: '%s' is not a whole number of seconds", ttl_text);
+        return cli_usage_error(ctx, "--ttl: '%s' is not a whole number of seconds",
+                               cli_might_be_token(ttl_text) ? "(not shown)" : ttl_text);
     }
     /* A closed pipe must fail the write, not kill us before withdraw(). */
     signal(SIGPIPE, SIG_IGN);

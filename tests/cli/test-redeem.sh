@@ -143,6 +143,19 @@ malformed_argument()
     run "$PAIRTOK" "-${tok:0:30}" redeem
     expect_rc 2
     expect_no_token_in_err "${tok:0:30}"
+    # A token glued to an option name or to other characters.
+    for bad in "--token=$tok" "$tok." "-$tok."; do
+        run pt redeem "$bad"
+        expect_rc 2
+        expect_no_token_in_err "$tok"
+    done
+    run pt "$tok."
+    expect_rc 2
+    expect_no_token_in_err "$tok"
+    run pt issue alice --ttl "$tok"
+    expect_rc 2
+    expect_contains "$ERR" "--ttl: '(not shown)' is not a whole number of seconds"
+    expect_no_token_in_err "$tok"
     # None of that used the token up.
     run pt redeem "$tok"
     expect_rc 0
