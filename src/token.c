@@ -28,7 +28,7 @@ void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32]
 void pairtok_hash_token(const char *token, char out[PAIRTOK_HASH_LEN + 1])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+    pairtok_hash_token_raw(token, strlen(token), digest);
     sodium_bin2hex(out, PAIRTOK_HASH_LEN + 1, digest, sizeof digest);
     sodium_memzero(digest, sizeof digest);
 }
@@ -51,12 +51,6 @@ uint64_t pairtok_now_epoch(void)
     return (uint64_t)ts.tv_sec;
 }
 
-bool pairtok_is_token_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
 /* 1 if lo <= c <= hi, else 0, without a branch or a table lookup: the
  * subtractions borrow into bit 8 exactly when c is out of range. */
 static unsigned in_range(unsigned c, unsigned lo, unsigned hi)
@@ -70,6 +64,18 @@ static unsigned equals(unsigned c, unsigned want)
     return 1u & ((((c ^ want) - 1u) >> 8));
 }
 
+/* 1 if c is in the token alphabet [A-Za-z0-9_-], without a branch. */
+static unsigned token_char(unsigned c)
+{
+    return in_range(c, 'A', 'Z') | in_range(c, 'a', 'z') | in_range(c, '0', '9') | equals(c, '-') |
+           equals(c, '_');
+}
+
+bool pairtok_is_token_char(unsigned char c)
+{
+    return token_char(c) == 1;
+}
+
 bool pairtok_token_is_well_formed(const char *token, size_t len)
 {
     if (token == NULL || len != PAIRTOK_TOKEN_LEN) {
@@ -80,8 +86,7 @@ bool pairtok_token_is_well_formed(const char *token, size_t len)
     unsigned good = 1;
     for (size_t i = 0; i < len; i++) {
         unsigned c = (unsigned char)token[i];
-        good &= in_range(c, 'A', 'Z') | in_range(c, 'a', 'z') | in_range(c, '0', '9') |
-                equals(c, '-') | equals(c, '_');
+        good &= token_char(c);
     }
     return good == 1;
 }

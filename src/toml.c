@@ -20,6 +20,7 @@
  *  - big documents get their arena in transparent huge pages.
  */
 #include "toml.h"
+#include "pages.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -28,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -65,27 +65,16 @@ static size_t round_up8(size_t n)
     return (n + 7u) & ~(size_t)7u;
 }
 
-/* ARENA_CHUNK_MAX bytes aligned to their size, marked for a huge page.
- * mmap() twice the size and give back what lies outside the aligned part. */
+/* ARENA_CHUNK_MAX bytes aligned to their size, marked for a huge page
+ * (pages.h). */
 static arena_block *map_huge_chunk(void)
 {
-    const size_t size = ARENA_CHUNK_MAX;
-    char *raw = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) {
+    pages p;
+    if (!pages_alloc(&p, ARENA_CHUNK_MAX)) {
         return NULL;
     }
-    char *start = raw + ((size - (uintptr_t)raw % size) % size);
-    if (start > raw) {
-        munmap(raw, (size_t)(start - raw));
-    }
-    if (start + size < raw + 2 * size) {
-        munmap(start + size, (size_t)(raw + 2 * size - (start + size)));
-    }
-#ifdef MADV_HUGEPAGE
-    (void)madvise(start, size, MADV_HUGEPAGE); /* only a hint */
-#endif
-    arena_block *block = (arena_block *)(void *)start;
-    block->mapped = size;
+    arena_block *block = p.data;
+    block->mapped = p.size;
     return block;
 }
 
@@ -234,7 +223,7 @@ static void arena_free(arena *a)
     while (block != NULL) {
         arena_block *next = block->next;
         if (block->mapped != 0) {
-            munmap(block, block->mapped);
+            pages_free(&(pages){block, block->mapped});
         } else {
             free(block);
         }
@@ -3067,7 +3056,7 @@ static void w_header(writer *w, bool array)
     }
 }
 
-static void w_table_body(writer *w, const toml_node *t);
+static void w_table_body(writer *w, const toml_node *t, toml_skip_key_fn skip);
 
 static void w_section(writer *w, const toml_node *n)
 {
@@ -3076,22 +3065,28 @@ static void w_section(writer *w, const toml_node *n)
         if (needs_header(n)) {
             w_header(w, false);
         }
-        w_table_body(w, n);
+        w_table_body(w, n, NULL);
     } else {
         for (uint32_t i = 0; i < n->len && !w->failed; i++) {
             w_header(w, true);
-            w_table_body(w, n->v.items[i]);
+            w_table_body(w, n->v.items[i], NULL);
         }
     }
     w->path_len--;
 }
 
-/* Key/values of `t` in order, then its sub-tables and arrays of tables. */
-static void w_table_body(writer *w, const toml_node *t)
+static bool skipped(const toml_node *n, toml_skip_key_fn skip)
+{
+    return skip != NULL && skip(n->key, node_key_len(n));
+}
+
+/* Key/values of `t` in order, then its sub-tables and arrays of tables;
+ * with `skip`, only the entries of `t` for which it is false. */
+static void w_table_body(writer *w, const toml_node *t, toml_skip_key_fn skip)
 {
     for (uint32_t i = 0; i < t->len && !w->failed; i++) {
         const toml_node *n = t->v.items[i];
-        if (!is_section(n)) {
+        if (!is_section(n) && !skipped(n, skip)) {
             w->started = true;
             w_key(w, n);
             w_literal(w, " = ");
@@ -3100,8 +3095,9 @@ static void w_table_body(writer *w, const toml_node *t)
         }
     }
     for (uint32_t i = 0; i < t->len && !w->failed; i++) {
-        if (is_section(t->v.items[i])) {
-            w_section(w, t->v.items[i]);
+        const toml_node *n = t->v.items[i];
+        if (is_section(n) && !skipped(n, skip)) {
+            w_section(w, n);
         }
     }
 }
@@ -3113,7 +3109,7 @@ static int write_doc(writer *w, const toml_doc *doc, toml_emit_fn more, void *mo
     if (w->buf == NULL) {
         return -1;
     }
-    w_table_body(w, &doc->root);
+    w_table_body(w, &doc->root, NULL);
     if (more != NULL && !w->failed && more(w, more_ctx) != 0) {
         w->failed = true;
     }
@@ -3127,11 +3123,7 @@ static int write_doc(writer *w, const toml_doc *doc, toml_emit_fn more, void *mo
 
 int toml_write(const toml_doc *doc, toml_sink_fn sink, void *ctx)
 {
-    if (doc == NULL || sink == NULL) {
-        return -1;
-    }
-    writer w = {.sink = sink, .ctx = ctx};
-    return write_doc(&w, doc, NULL, NULL);
+    return toml_write_more(doc, NULL, NULL, sink, ctx);
 }
 
 int toml_write_more(const toml_doc *doc, toml_emit_fn more, void *more_ctx, toml_sink_fn sink,
@@ -3187,22 +3179,7 @@ void toml_emit_table_rest(toml_emitter *e, const toml_node *array, const toml_no
 {
     e->path[0] = array;
     e->path_len = 1;
-    for (uint32_t i = 0; i < table->len && !e->failed; i++) {
-        const toml_node *n = table->v.items[i];
-        if (!is_section(n) && !skip(n->key, node_key_len(n))) {
-            e->started = true;
-            w_key(e, n);
-            w_literal(e, " = ");
-            w_value(e, n);
-            w_char(e, '\n');
-        }
-    }
-    for (uint32_t i = 0; i < table->len && !e->failed; i++) {
-        const toml_node *n = table->v.items[i];
-        if (is_section(n) && !skip(n->key, node_key_len(n))) {
-            w_section(e, n);
-        }
-    }
+    w_table_body(e, table, skip);
     e->path_len = 0;
 }
 
