@@ -159,6 +159,9 @@ pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *e
     char astrid[PAIRTOK_PATH_MAX];
     int n = snprintf(astrid, sizeof astrid, "%s/.astrid", home);
     if (n < 0 || (size_t)n >= sizeof astrid) {
+        if (out_size > 0) {
+            out[0] = '\0';
+        }
         return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "HOME: path too long");
     }
     return pairtok_path_for(astrid, out, out_size, err);

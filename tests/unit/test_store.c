@@ -964,6 +964,15 @@ static void default_path_follows_environment(void **state)
     setenv("HOME", "/home/u", 1);
     assert_int_equal(pairtok_default_path(path, sizeof path, &err), PAIRTOK_OK);
     assert_string_equal(path, "/home/u/.astrid/etc/pair-tokens.toml");
+    char *long_home = malloc(PAIRTOK_PATH_MAX);
+    memset(long_home, 'h', PAIRTOK_PATH_MAX - 1);
+    long_home[0] = '/';
+    long_home[PAIRTOK_PATH_MAX - 1] = '\0';
+    setenv("HOME", long_home, 1);
+    free(long_home);
+    assert_int_equal(pairtok_default_path(path, sizeof path, &err), PAIRTOK_EINVAL);
+    assert_string_equal(err.message, "HOME: path too long");
+    assert_string_equal(path, "");
     unsetenv("HOME");
     assert_int_equal(pairtok_default_path(path, sizeof path, &err), PAIRTOK_EINVAL);
     char tiny[8];
