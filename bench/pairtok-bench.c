@@ -572,29 +572,6 @@ static void print_table(const bench *b, const results *r)
            ratio((double)r->peak_rss_kb * 1024.0, (double)r->file_bytes));
 }
 
-/* mkdir -p, 0700 for what it creates (the store refuses a directory that
- * group or others can write). */
-static void make_dirs(const char *dir)
-{
-    char partial[PAIRTOK_PATH_MAX];
-    size_t len = strlen(dir);
-    if (len >= sizeof partial) {
-        die("--dir: path too long");
-    }
-    memcpy(partial, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (partial[i] != '/' && partial[i] != '\0') {
-            continue;
-        }
-        char saved = partial[i];
-        partial[i] = '\0';
-        if (mkdir(partial, 0700) != 0 && errno != EEXIST) {
-            die("%s: %s", partial, strerror(errno));
-        }
-        partial[i] = saved;
-    }
-}
-
 int main(int argc, char **argv)
 {
     bench b = {0};
@@ -602,7 +579,7 @@ int main(int argc, char **argv)
     if (sodium_init() < 0) {
         die("libsodium failed to initialise");
     }
-    make_dirs(b.dir);
+    /* DIR is created (0700) by the seeding save, like any store's. */
     b.floors = xcalloc(4 * b.k, sizeof *b.floors);
     results r = {0};
     run(&b, &r);

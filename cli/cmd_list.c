@@ -50,13 +50,6 @@ static char *truncate_label(char *text)
     return out;
 }
 
-static char *copy(const char *s)
-{
-    size_t len = strlen(s) + 1;
-    char *out = malloc(len);
-    return out != NULL ? memcpy(out, s, len) : NULL;
-}
-
 /* Fill `r` for `rec`; returns false when memory ran out. */
 static bool make_row(row *r, const pairtok_record *rec, uint64_t now)
 {
@@ -65,14 +58,14 @@ static bool make_row(row *r, const pairtok_record *rec, uint64_t now)
     id[PAIRTOK_ID_DISPLAY_LEN] = '\0';
     cli_format_utc(rec->issued_at_epoch, issued);
     cli_format_duration(rec->expires_at_epoch > now ? rec->expires_at_epoch - now : 0, left);
-    r->cell[COL_ID] = copy(id);
+    r->cell[COL_ID] = strdup(id);
     r->cell[COL_PRINCIPAL] = cli_escape(rec->principal);
-    r->cell[COL_LABEL] = rec->label != NULL ? cli_escape(rec->label) : copy("-");
+    r->cell[COL_LABEL] = rec->label != NULL ? cli_escape(rec->label) : strdup("-");
     if (r->cell[COL_LABEL] != NULL) {
         r->cell[COL_LABEL] = truncate_label(r->cell[COL_LABEL]);
     }
-    r->cell[COL_ISSUED] = copy(issued);
-    r->cell[COL_EXPIRES] = copy(left);
+    r->cell[COL_ISSUED] = strdup(issued);
+    r->cell[COL_EXPIRES] = strdup(left);
     for (int c = 0; c < N_COLS; c++) {
         if (r->cell[c] == NULL) {
             return false;

@@ -12,7 +12,10 @@
  * modules.  Light modules are drawn as ink, so on a light-on-dark terminal
  * the code reads dark-on-light, as scanners expect; with `color` the
  * colours are set explicitly (bright white on black) so it reads right on
- * any terminal theme.  Every buffer that held the code is wiped.
+ * any terminal theme.  The module matrix and our drawing buffers are wiped;
+ * libqrencode frees its own copies of the text without wiping them, so
+ * what stands between those and a core file is main.c turning core dumps
+ * off (RLIMIT_CORE 0, PR_SET_DUMPABLE 0).
  *
  * Returns 0, or -1 with errno set (encoding or writing failed).
  */
