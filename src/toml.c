@@ -1451,6 +1451,25 @@ static toml_node *descend_dotted(parser *ps, toml_node *table, const key_ref *ke
     return NULL;
 }
 
+/* After the first part of a dotted key in `*key`: step through each `.part`
+ * with `descend`, leaving the last part in `*key`.  Returns the table that
+ * last part belongs in, or NULL after an error. */
+typedef toml_node *(*descend_fn)(parser *ps, toml_node *table, const key_ref *key);
+static toml_node *walk_dotted_key(parser *ps, toml_node *table, key_ref *key, descend_fn descend)
+{
+    skip_blank(ps);
+    while (at_char(ps, '.')) {
+        ps->p++;
+        skip_blank(ps);
+        table = descend(ps, table, key);
+        if (table == NULL || parse_simple_key(ps, key) != 0) {
+            return NULL;
+        }
+        skip_blank(ps);
+    }
+    return table;
+}
+
 /* Add a placeholder for `key` to `table`, refusing duplicates. */
 static inline toml_node *add_key(parser *ps, toml_node *table, const key_ref *key)
 {
@@ -1486,15 +1505,8 @@ static int parse_keyval(parser *ps, toml_node *table)
         toml_node *n = add_key(ps, table, &key);
         return n == NULL ? -1 : parse_value(ps, n, node_depth(table));
     }
-    skip_blank(ps);
-    while (at_char(ps, '.')) {
-        ps->p++;
-        skip_blank(ps);
-        table = descend_dotted(ps, table, &key);
-        if (table == NULL || parse_simple_key(ps, &key) != 0) {
-            return -1;
-        }
-        skip_blank(ps);
+    if ((table = walk_dotted_key(ps, table, &key, descend_dotted)) == NULL) {
+        return -1;
     }
     if (!at_char(ps, '=')) {
         return fail_unexpected(ps, ps->p, "'=' after the key");
@@ -2232,15 +2244,8 @@ static int parse_header(parser *ps)
     if (ps->hv != NULL && !same_key(&key, ps->hv->key, ps->hv->key_len)) {
         ps->hv->clean = false; /* a table outside the harvested array */
     }
-    skip_blank(ps);
-    while (at_char(ps, '.')) {
-        ps->p++;
-        skip_blank(ps);
-        table = descend_header(ps, table, &key);
-        if (table == NULL || parse_simple_key(ps, &key) != 0) {
-            return -1;
-        }
-        skip_blank(ps);
+    if ((table = walk_dotted_key(ps, table, &key, descend_header)) == NULL) {
+        return -1;
     }
     if (!at_char(ps, ']') || (array && (ps->end - ps->p < 2 || ps->p[1] != ']'))) {
         return fail_unexpected(ps, ps->p,
