@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # pairtok - build, test, install.
 #
 #   make            library, CLI and tools into build/

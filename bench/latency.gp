@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # latency.gp - pairtok latency against store size, log-log.
 #
 #   gnuplot -e "datafile='latency.dat'; outfile='latency.png'" bench/latency.gp

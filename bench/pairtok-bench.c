@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pairtok-bench.c - latency of the pairtok store against the bare I/O floor.
  *

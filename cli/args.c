@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * args.c - argument parsing for pairtok commands (see args.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_issue.c - `pairtok issue PRINCIPAL [--label TEXT] [--ttl SECONDS]
  * [--json] [--qr]`: mint a token and show it, once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_list.c - `pairtok list [--principal P] [--json]`: the outstanding
  * tokens, soonest to expire first (the library sorts them).

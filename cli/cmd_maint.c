@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_maint.c - the upkeep commands: `pairtok prune`, `pairtok path` and
  * `pairtok check`.

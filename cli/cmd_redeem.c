@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_redeem.c - `pairtok redeem [TOKEN | -] [--json]`: use up a token once
  * and print the principal it was issued for.

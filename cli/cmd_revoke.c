@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_revoke.c - `pairtok revoke ID | --principal P`: delete tokens before
  * they expire.

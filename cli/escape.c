@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * escape.c - make untrusted text safe to print on a terminal (escape.h).
  */

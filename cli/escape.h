@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * escape.h - make untrusted text safe to print on a terminal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * help.h - the --help texts of pairtok and of each command.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json_out.c - the --json output of pairtok (see json_out.h).
  */

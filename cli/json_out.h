@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * json_out.h - the --json output of pairtok, built with jansson.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * main.c - pairtok: issue and redeem single-use pair tokens of the Astrid
  * runtime from the command line.  See pairtok(1).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * qr.h - draw a pair token as a QR code in a terminal.
  */

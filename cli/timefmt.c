@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * timefmt.c - how pairtok shows times to people (timefmt.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * timefmt.h - how pairtok shows times to people.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * token_input.h - take a pair token from an argument or from stdin.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bash completion for pairtok(1)                           -*- shell-script -*-
 #
 # Completes commands, their options, files for --store, directories for

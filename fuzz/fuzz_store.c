@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_store - libFuzzer harness for reading a store file.
  *

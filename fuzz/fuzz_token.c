@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_token - libFuzzer harness for presented tokens.
  *

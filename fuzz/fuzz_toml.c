@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_toml - libFuzzer harness for the TOML reader and writer.
  *

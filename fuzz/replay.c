@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay - run a libFuzzer harness over saved inputs without libFuzzer, so
  * that `make check` replays every seed corpus with the ordinary compiler

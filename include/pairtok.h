@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pairtok.h - the pair-device token store of the Astrid runtime.
  *

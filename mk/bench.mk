@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # bench.mk - the pairtok-bench latency benchmark and `make bench`, which
 # runs it for several store sizes and writes bench/results.md and
 # bench/latency.png.  Included by the top-level Makefile.

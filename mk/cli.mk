@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # cli.mk - the pairtok command-line tool, its man pages, bash completion,
 # CLI tests and `make demo`.  Included by the top-level Makefile.
 

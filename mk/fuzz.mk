@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Fuzzing.  Every fuzz/fuzz_<name>.c is a libFuzzer harness whose seed
 # corpus is fuzz/corpus/<name>/ (and dictionary fuzz/<name>.dict, if any).
 #

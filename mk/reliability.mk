@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # reliability.mk - the reliability suites of tests/reliability/: syscall
 # fault injection, allocation-failure injection, crash consistency,
 # concurrency, hostile input, and the ctgrind constant-time check (plus the

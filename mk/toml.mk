@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # TOML reader/writer tooling: the toml-test decoder and runner (run by
 # `make check` over ../shared/toml-test, or $TOML_TEST_DIR), a throughput
 # tool that is built but not run, and the allocator wrapping that lets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * check.c - pairtok_check_at: find every problem of a store without
  * changing it.  Reads the file directly (no cache, no lock): a check must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* doc.c - the store file's document: reading records into compact form,
  * editing them, and writing the document back. */
 #include <errno.h>

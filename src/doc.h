@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * doc.h - the store file's document: records in compact form, everything
  * else as a TOML tree (internal to libpairtok).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* error.c - status descriptions and filling of pairtok_error. */
 #include <stdio.h>
 #include <string.h>

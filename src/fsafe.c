@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* fsafe.c - safe opening, reading, locking and atomic replacement. */
 #include <dirent.h>
 #include <errno.h>

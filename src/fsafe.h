@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fsafe.h - safe opening, reading, locking and atomic replacement of the
  * store file (internal to libpairtok).

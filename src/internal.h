@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * internal.h - helpers shared by the files of libpairtok (not installed).
  */

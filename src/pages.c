@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* pages.c - big buffers in pages of their own; see pages.h for why. */
 #define _GNU_SOURCE /* mremap */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * pages.h - big buffers in pages of their own (internal to libpairtok).
  *

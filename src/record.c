@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* record.c - what a valid record is, and record lists. */
 #include <stdlib.h>
 #include <string.h>

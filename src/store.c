@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c - the pair-token store: handles, the locked read-modify-write
  * transaction, and the operations (issue, redeem, revoke, list, prune, save,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* store.h - the store handle (internal to libpairtok). */
 #ifndef PAIRTOK_STORE_H
 #define PAIRTOK_STORE_H

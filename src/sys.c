@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sys.c - the real system calls behind the pairtok_sys table. */
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sys.h - the system calls of the load/save/lock path, behind one table
  * (internal to libpairtok).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* token.c - token generation, hashing and constant-time comparison. */
 #include <string.h>
 #include <time.h>

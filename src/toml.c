@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * toml.c - strict TOML 1.0 reader, canonical writer and the document tree
  * behind both (the contract is in toml.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * toml.h - strict TOML 1.0 reader and canonical writer (internal to
  * libpairtok; not installed).

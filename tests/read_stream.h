@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * read_stream.h - read a whole stream into memory (test and fuzz tools
  * only; header-only so that each tool stays a single object).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Run every unit-test binary of the plain build under valgrind memcheck;
 # one TAP line per binary.  ASan builds can't run under valgrind: skipped.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # CLI hostile-input table (tests/badinput.md): every hostile argument and
 # store, through build/pairtok.  Each test asserts the exit status (0 ok,
 # 1 redeem refused, 2 usage/invalid argument, 3 store problem), the message

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * jsonq.c - a tiny JSON query for the CLI tests, so that they parse the
  * output of `pairtok --json` instead of grepping it, without python or jq.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh - shared by the pairtok CLI tests (tests/cli/test-*.sh).
 #
 # Each test is a shell function run by `t DESCRIPTION FUNCTION` in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * qr2pbm.c - turn the QR code `pairtok issue --qr` draws with UTF-8 half
  * blocks back into a picture (plain PBM), so the CLI tests can have a real

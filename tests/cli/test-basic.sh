@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # CLI tests: help, version, usage errors, store path resolution.
 # shellcheck disable=SC2317 # test functions are called through t()
 # shellcheck source=tests/cli/lib.sh

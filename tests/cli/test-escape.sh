@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # test-escape.sh - no error message lets untrusted text (a store path, a
 # key of a hand-edited store) reach the terminal with control characters.
 # shellcheck source=tests/cli/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # test-qr.sh - `issue --qr` draws a QR code that a real decoder reads back
 # as the token: the drawing is turned into a picture and given to zbarimg.
 # shellcheck source=tests/cli/lib.sh

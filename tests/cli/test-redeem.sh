@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # CLI tests: pairtok redeem - argument and stdin, single use, refusals,
 # malformed input, tokens beginning with '-', stores in the Rust style.
 # shellcheck disable=SC2317 # test functions are called through t()

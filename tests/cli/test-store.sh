@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # CLI tests: store problems (exit 3) and pairtok check.
 # shellcheck disable=SC2317 # test functions are called through t()
 # shellcheck source=tests/cli/lib.sh

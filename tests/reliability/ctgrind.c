@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ctgrind.c - constant-time checks in the style of ctgrind: secrets are
  * marked undefined for valgrind memcheck, so any branch or memory index

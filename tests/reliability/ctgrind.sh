@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ctgrind.sh - constant-time checks: run $BUILD/reliability/ctgrind (see
 # ctgrind.c) under valgrind memcheck with the secrets marked undefined, and
 # judge every "depends on uninitialised value" report by where it is:

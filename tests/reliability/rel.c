@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* rel.c - helpers shared by the reliability suites; see rel.h. */
 #define _XOPEN_SOURCE 700
 #include "rel.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * rel.h - helpers shared by the reliability suites (tests/reliability/):
  * temp directories and store sites, byte-exact file snapshots,

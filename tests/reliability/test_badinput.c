@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_badinput.c - every hostile input of tests/badinput.md, through the
  * library.  Each case asserts the exact status, a stable part of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_concurrency.c - many processes (and handles) on one store.
  *

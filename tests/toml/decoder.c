@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * toml-decoder - a toml-test decoder for the pairtok TOML reader.
  *

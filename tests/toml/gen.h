@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * gen.h - a generated pair-token store of any size, shared by toml-perf
  * (tests/toml/perf.c) and test_toml's 100,000-record test.

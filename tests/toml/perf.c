@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * toml-perf - throughput and memory of the TOML reader and writer on a
  * generated pair-token store (built by make, not run by make check).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * toml-test-runner - runs the TOML 1.0 part of the toml-test suite through
  * toml-decoder and prints TAP.

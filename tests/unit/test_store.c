@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_store.c - the store: format, file safety, locking, operations. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_token.c - tokens, hashing, comparison, validation and lists. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_toml - the TOML reader, writer, builders and equality (src/toml.c).
  *

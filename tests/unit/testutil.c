@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* testutil.c - small helpers shared by the unit tests. */
 #define _XOPEN_SOURCE 700
 #include "testutil.h"
