@@ -116,6 +116,9 @@ extern "C" {
 #define PAIRTOK_HASH_LEN 64
 /** Hard cap on a token's lifetime, in seconds. */
 #define PAIRTOK_MAX_EXPIRY_SECS 3600
+/** How far in the future a record's issued_at_epoch may lie (clock skew
+ *  between writers) before the record is never redeemable. */
+#define PAIRTOK_CLOCK_SKEW_SECS 60
 /** Lifetime used when the caller has no preference, in seconds. */
 #define PAIRTOK_DEFAULT_EXPIRY_SECS 300
 /** Longest principal: `[A-Za-z0-9_-]{1,64}`. */
