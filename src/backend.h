@@ -55,6 +55,15 @@
 /* "The backend's clock, read after locking" (see above). */
 #define BACKEND_NOW UINT64_MAX
 
+/* A verb's transaction was rolled back by the server for a reason that a
+ * second run cures (serialization failure 40001, deadlock 40P01,
+ * lock_timeout 55P03) and its outcome is known: nothing was applied.
+ * store.c then ends the transaction and runs the whole operation again
+ * from begin, after a short random pause, a few times at most.  Never
+ * returned after a COMMIT whose answer was lost: that is PAIRTOK_EIO with
+ * a message saying the outcome is unknown, and it is never retried. */
+#define BACKEND_RETRY ((pairtok_status)100)
+
 /* Raw SHA-256 of a token, as every backend is queried with. */
 #define BACKEND_HASH_BYTES 32
 /* Reservation id of a two-phase redeem: random, chosen by store.c. */
