@@ -223,35 +223,121 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static pairtok_status open_lock_file(const pairtok_sys *sys, int dirfd, const char *lock_name,
-                                     const char *lock_path, int *lockfd, pairtok_error *err)
+/* The lock file gets the store's checks: a lock file that is a hard link
+ * to another file, a FIFO, or someone else's could split the lock or make
+ * us touch what is not ours, so it is refused, never repaired. */
+static pairtok_status check_lock_file(const struct stat *st, const char *lock_path,
+                                      pairtok_error *err)
 {
-    int fd =
-        sys->openat(dirfd, lock_name, O_RDWR | O_CREAT | O_NONBLOCK | O_NOCTTY | OPEN_FLAGS, 0600);
+    if (!S_ISREG(st->st_mode)) {
+        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
+                            "%s: lock file is not a regular file; replace it with an empty "
+                            "file of mode 0600 while no pairtok process runs",
+                            lock_path);
+    }
+    if (st->st_uid != geteuid()) {
+        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
+                            "%s: lock file is owned by uid %lu, not by you (uid %lu)", lock_path,
+                            (unsigned long)st->st_uid, (unsigned long)geteuid());
+    }
+    if (st->st_nlink != 1) {
+        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
+                            "%s: lock file has %lu hard links; it must have exactly one", lock_path,
+                            (unsigned long)st->st_nlink);
+    }
+    if ((st->st_mode & 077) != 0) {
+        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
+                            "%s: lock file permissions %03o are too open; fix with: chmod 600 %s",
+                            lock_path, (unsigned)(st->st_mode & 07777), lock_path);
+    }
+    return PAIRTOK_OK;
+}
+
+pairtok_status fsafe_open_lock_file(const pairtok_sys *sys, int dirfd, const char *lock_name,
+                                    const char *lock_path, bool create, int *lockfd,
+                                    struct stat *st, pairtok_error *err)
+{
+    *lockfd = -1;
+    int flags = (create ? O_RDWR | O_CREAT : O_RDONLY) | O_NONBLOCK | O_NOCTTY | OPEN_FLAGS;
+    int fd = sys->openat(dirfd, lock_name, flags, 0600);
     if (fd < 0) {
         int e = errno;
+        if (e == ENOENT && !create) {
+            return PAIRTOK_OK;
+        }
         if (e == ELOOP) {
             return pairtok_fail(err, PAIRTOK_EUNSAFE, e,
-                                "%s: lock file is a symbolic link; remove it", lock_path);
+                                "%s: lock file is a symbolic link; replace it with an empty file "
+                                "of mode 0600 while no pairtok process runs",
+                                lock_path);
         }
         return io_fail(err, e, "cannot open lock file", lock_path);
     }
-    struct stat st;
-    if (sys->fstat(fd, &st) != 0) {
+    if (sys->fstat(fd, st) != 0) {
         int e = errno;
         sys->close(fd);
         return io_fail(err, e, "cannot stat lock file", lock_path);
     }
-    if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    pairtok_status status = check_lock_file(st, lock_path, err);
+    if (status != PAIRTOK_OK) {
         sys->close(fd);
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: lock file is not a regular file owned by you; remove it",
-                            lock_path);
+        return status;
     }
-    if ((st.st_mode & 07777) != 0600 && sys->fchmod(fd, 0600) != 0) {
+    *lockfd = fd;
+    return PAIRTOK_OK;
+}
+
+/* After flock succeeds: does the name still lead to the inode we locked?
+ * If the lock file was replaced while we waited, another process may hold
+ * a lock on the new one, and ours protects nothing.  1 = yes, 0 = no
+ * (retry), -1 = error. */
+static int still_named(const pairtok_sys *sys, int dirfd, const char *lock_name,
+                       const struct stat *locked)
+{
+    struct stat now;
+    if (sys->fstatat(dirfd, lock_name, &now, AT_SYMLINK_NOFOLLOW) != 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    return now.st_dev == locked->st_dev && now.st_ino == locked->st_ino;
+}
+
+static pairtok_status busy(pairtok_error *err, const char *lock_path, uint32_t timeout_ms)
+{
+    return pairtok_fail(err, PAIRTOK_EBUSY, EWOULDBLOCK,
+                        "%s: store is busy: another process held the lock for more than %lu ms; "
+                        "try again later",
+                        lock_path, (unsigned long)timeout_ms);
+}
+
+/* One attempt: open, check and flock the lock file, then make sure the
+ * name still leads to it.  *retry is set when the caller should try again
+ * (lock busy, or the file was replaced under us). */
+static pairtok_status try_lock(const pairtok_sys *sys, int dirfd, const char *lock_name,
+                               const char *lock_path, int *lockfd, bool *retry, pairtok_error *err)
+{
+    struct stat st;
+    int fd;
+    *retry = false;
+    pairtok_status status =
+        fsafe_open_lock_file(sys, dirfd, lock_name, lock_path, true, &fd, &st, err);
+    if (status != PAIRTOK_OK) {
+        return status;
+    }
+    int got;
+    while ((got = sys->flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+    }
+    if (got != 0) {
         int e = errno;
         sys->close(fd);
-        return io_fail(err, e, "cannot chmod lock file", lock_path);
+        *retry = e == EWOULDBLOCK;
+        return *retry ? PAIRTOK_OK : io_fail(err, e, "cannot lock", lock_path);
+    }
+    int named = still_named(sys, dirfd, lock_name, &st);
+    if (named != 1) {
+        int e = errno;
+        sys->close(fd);
+        *retry = named == 0;
+        return *retry ? PAIRTOK_OK : io_fail(err, e, "cannot stat lock file", lock_path);
     }
     *lockfd = fd;
     return PAIRTOK_OK;
@@ -261,32 +347,17 @@ pairtok_status fsafe_lock(const pairtok_sys *sys, int dirfd, const char *lock_na
                           const char *lock_path, uint32_t timeout_ms, int *lockfd,
                           pairtok_error *err)
 {
-    int fd = -1;
-    pairtok_status status = open_lock_file(sys, dirfd, lock_name, lock_path, &fd, err);
-    if (status != PAIRTOK_OK) {
-        return status;
-    }
+    *lockfd = -1;
     uint64_t deadline = monotonic_ms() + timeout_ms;
     long backoff_us = 200;
     for (;;) {
-        if (sys->flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            *lockfd = fd;
-            return PAIRTOK_OK;
-        }
-        int e = errno;
-        if (e == EINTR) {
-            continue;
-        }
-        if (e != EWOULDBLOCK) {
-            sys->close(fd);
-            return io_fail(err, e, "cannot lock", lock_path);
+        bool retry;
+        pairtok_status status = try_lock(sys, dirfd, lock_name, lock_path, lockfd, &retry, err);
+        if (status != PAIRTOK_OK || !retry) {
+            return status;
         }
         if (monotonic_ms() >= deadline) {
-            sys->close(fd);
-            return pairtok_fail(err, PAIRTOK_EBUSY, EWOULDBLOCK,
-                                "%s: store is busy: another process held the lock for more than "
-                                "%lu ms",
-                                lock_path, (unsigned long)timeout_ms);
+            return busy(err, lock_path, timeout_ms);
         }
         /* Poll with a short, growing sleep: flock has no timed wait, and
          * signals are no tool for a library. */
@@ -344,6 +415,13 @@ size_t fsafe_stale_temps(const pairtok_sys *sys, int dirfd, const char *base, bo
 int fsafe_out_write(const char *bytes, size_t len, void *out_ptr)
 {
     fsafe_out *out = out_ptr;
+    /* Never write a file the reader would refuse: past the limit every
+     * later call, prune and revoke included, could no longer open it. */
+    if (len > PAIRTOK_FILE_MAX - out->written) {
+        out->too_big = true;
+        return -1;
+    }
+    out->written += len;
     while (len > 0) {
         ssize_t n = out->sys->write(out->fd, bytes, len);
         if (n < 0 && errno == EINTR) {
@@ -378,11 +456,16 @@ static pairtok_status write_temp(const pairtok_sys *sys, int dirfd, const char *
         return io_fail(err, errno, "cannot create temp file", path);
     }
     pairtok_status status = PAIRTOK_OK;
-    fsafe_out out = {sys, fd, 0};
+    fsafe_out out = {sys, fd, 0, 0, false};
     if (sys->fchmod(fd, 0600) != 0) {
         status = io_fail(err, errno, "fchmod of temp file failed", path);
     } else if (produce(&out, ctx) != 0) {
-        status = out.saved_errno != 0
+        status = out.too_big
+                     ? pairtok_fail(err, PAIRTOK_ELIMIT, EFBIG,
+                                    "%s: the store would grow past the 64 MiB limit of a store "
+                                    "file; nothing was changed (revoke or prune tokens first)",
+                                    path)
+                 : out.saved_errno != 0
                      ? io_fail(err, out.saved_errno, "write failed", path)
                      : pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory writing", path);
     } else if (sys->fsync(fd) != 0) {

@@ -48,8 +48,19 @@ PAIRTOK_HIDDEN pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, siz
 /* Free what fsafe_read_all() read; the text is left empty.  Idempotent. */
 PAIRTOK_HIDDEN void fsafe_text_free(fsafe_text *text);
 
+/* Open the lock file `lock_name` in `dirfd` (created 0600 when `create`)
+ * and check it like the store: regular, ours, one link, no group/other
+ * bits; never chmod.  Without `create`, a missing lock file succeeds with
+ * *lockfd = -1.  `st` receives its fstat. */
+PAIRTOK_HIDDEN pairtok_status fsafe_open_lock_file(const pairtok_sys *sys, int dirfd,
+                                                   const char *lock_name, const char *lock_path,
+                                                   bool create, int *lockfd, struct stat *st,
+                                                   pairtok_error *err);
+
 /* Take an exclusive flock on `lock_name` in `dirfd` (created 0600), waiting
- * at most `timeout_ms`.  *lockfd is then held until fsafe_unlock(). */
+ * at most `timeout_ms`.  Once the flock is held, the name must still lead
+ * to the locked inode (a lock file replaced under a waiter would split the
+ * lock), else it starts over.  *lockfd is then held until fsafe_unlock(). */
 PAIRTOK_HIDDEN pairtok_status fsafe_lock(const pairtok_sys *sys, int dirfd, const char *lock_name,
                                          const char *lock_path, uint32_t timeout_ms, int *lockfd,
                                          pairtok_error *err);
@@ -66,6 +77,8 @@ typedef struct fsafe_out {
     const pairtok_sys *sys;
     int fd;
     int saved_errno; /* errno of the failing write, 0 if none failed */
+    size_t written;  /* bytes so far */
+    bool too_big;    /* refused: the file would exceed PAIRTOK_FILE_MAX */
 } fsafe_out;
 PAIRTOK_HIDDEN int fsafe_out_write(const char *bytes, size_t len, void *out);
 
@@ -73,6 +86,7 @@ PAIRTOK_HIDDEN int fsafe_out_write(const char *bytes, size_t len, void *out);
  * atomically replace `base` with it: O_EXCL create, fchmod 0600, full write,
  * fsync, checked close, rename, fsync of the directory.  On any failure
  * before the rename the temp file is removed and `base` is untouched.
+ * Content that would exceed PAIRTOK_FILE_MAX fails with PAIRTOK_ELIMIT.
  * `produce` returns 0, or -1 after a failed write or allocation.  On
  * success, if `keep` is not NULL, *keep is a read-only descriptor of the new
  * file (for identity checks; the caller closes it), or -1. */

@@ -29,4 +29,6 @@ const pairtok_sys pairtok_sys_default = {
     .mkdirat = mkdirat,
     .fchmod = fchmod,
     .flock = real_flock,
+    .fstatat = fstatat,
+    .clock_gettime = clock_gettime,
 };

@@ -17,6 +17,7 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "pairtok.h"
 
@@ -32,6 +33,8 @@ typedef struct pairtok_sys {
     int (*mkdirat)(int dirfd, const char *path, mode_t mode);
     int (*fchmod)(int fd, mode_t mode);
     int (*flock)(int fd, int operation);
+    int (*fstatat)(int dirfd, const char *path, struct stat *st, int flags);
+    int (*clock_gettime)(clockid_t clock, struct timespec *ts);
 } pairtok_sys;
 
 /* The real system calls. */

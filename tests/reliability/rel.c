@@ -2,6 +2,7 @@
 /* rel.c - helpers shared by the reliability suites; see rel.h. */
 #define _XOPEN_SOURCE 700
 #include "rel.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -509,8 +510,10 @@ pairtok_status rt_op_save(pairtok_store *s, rt_op_ctx *c, pairtok_error *err)
     strcpy(items[0].principal, "bob");
     strcpy(items[1].token_hash, rt_hash_of(3));
     strcpy(items[1].principal, "dave");
-    pairtok_record_list list = {items, 2, 2};
-    return pairtok_store_save(s, &list, err);
+    pairtok_record_list list = {items, 2, 2, NULL};
+    pairtok_status st = pairtok_store_save(s, &list, err);
+    list_origin_free(list.origin); /* the items are on the stack */
+    return st;
 }
 
 /* A listing of `want` records on success, of none on failure. */
@@ -584,13 +587,13 @@ void rt_fault_arm(rt_mode mode, unsigned long fail_at, int errnum)
 }
 
 static const char *const call_names[RT_NCALLS] = {
-    "openat",   "fstat",    "read",    "write",  "fsync", "close",
-    "renameat", "unlinkat", "mkdirat", "fchmod", "flock",
+    "openat",   "fstat",   "read",   "write", "fsync",   "close",         "renameat",
+    "unlinkat", "mkdirat", "fchmod", "flock", "fstatat", "clock_gettime",
 };
 /* What the library's message says when the call fails (fsafe.c wording). */
 static const char *const call_keywords[RT_NCALLS] = {
     "open|create",      "stat",  "read", "write", "fsync", "close", "rename", "unlink",
-    "create directory", "chmod", "lock",
+    "create directory", "chmod", "lock", "stat",  "clock",
 };
 
 const char *rt_call_name(rt_call c)
@@ -732,6 +735,16 @@ static int f_flock(int fd, int op)
     return gate(RT_FLOCK) ? -1 : flock(fd, op);
 }
 
+static int f_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    return gate(RT_FSTATAT) ? -1 : fstatat(dirfd, path, st, flags);
+}
+
+static int f_clock_gettime(clockid_t clock, struct timespec *ts)
+{
+    return gate(RT_CLOCK) ? -1 : clock_gettime(clock, ts);
+}
+
 const pairtok_sys rt_sys = {
     .openat = f_openat,
     .fstat = f_fstat,
@@ -744,4 +757,6 @@ const pairtok_sys rt_sys = {
     .mkdirat = f_mkdirat,
     .fchmod = f_fchmod,
     .flock = f_flock,
+    .fstatat = f_fstatat,
+    .clock_gettime = f_clock_gettime,
 };

@@ -178,6 +178,8 @@ typedef enum rt_call {
     RT_MKDIRAT,
     RT_FCHMOD,
     RT_FLOCK,
+    RT_FSTATAT,
+    RT_CLOCK,
     RT_NCALLS
 } rt_call;
 
