@@ -308,7 +308,7 @@ static pairtok_store *open_store(const bench *b)
 /* N unexpired records with hashes of fresh random tokens, saved at once. */
 static void seed_records(const bench *b, uint64_t now)
 {
-    pairtok_record_list list = {xcalloc(b->n, sizeof(pairtok_record)), 0, b->n};
+    pairtok_record_list list = {xcalloc(b->n, sizeof(pairtok_record)), 0, b->n, NULL};
     for (size_t i = 0; i < b->n; i++) {
         pairtok_record *r = &list.items[list.count++];
         char token[PAIRTOK_TOKEN_LEN + 1];

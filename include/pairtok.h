@@ -201,11 +201,19 @@ typedef struct pairtok_record {
 } pairtok_record;
 
 /** A caller-owned, growable array of records.  Zero-initialise before first
- *  use; release with pairtok_record_list_free(). */
+ *  use; grow with pairtok_record_list_append(); release with
+ *  pairtok_record_list_free().  Do not copy the struct: a list owns its
+ *  items and its origin. */
 typedef struct pairtok_record_list {
     pairtok_record *items;
     size_t count;
     size_t capacity;
+    /** The token hashes the store held for this list when
+     *  pairtok_store_load() or pairtok_list() filled it, which
+     *  pairtok_store_save() compares against so that it applies only the
+     *  caller's own changes.  Owned by the list; NULL for a list built by
+     *  hand.  Do not touch. */
+    struct pairtok_list_origin *origin;
 } pairtok_record_list;
 
 /** Tunables for pairtok_store_open().  Zero-initialise; a 0 field means the
@@ -278,6 +286,16 @@ void pairtok_record_clear(pairtok_record *record);
 /** pairtok_record_list_free - free every record and the array; leaves the
  *  list zeroed and reusable.  Safe on a zeroed list. */
 void pairtok_record_list_free(pairtok_record_list *list);
+
+/**
+ * pairtok_record_list_append - append a copy of `record` (its label is
+ * duplicated) to `list`, growing it as needed.  Fails only with
+ * PAIRTOK_ENOMEM, leaving the list as it was.  Validation happens when the
+ * list is saved.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
+    pairtok_record_list_append(pairtok_record_list *list, const pairtok_record *record,
+                               pairtok_error *err);
 
 /**
  * pairtok_prune_expired - remove, in place, every record of `list` whose
@@ -365,8 +383,7 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
  * byte-for-byte intact and no temp file is left) or PAIRTOK_ENOMEM.
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
-    pairtok_store_save(pairtok_store *store, const pairtok_record_list *records,
-                       pairtok_error *err);
+    pairtok_store_save(pairtok_store *store, pairtok_record_list *records, pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* Operations.  Each is one locked read-modify-write (or a read).         */
@@ -511,6 +528,20 @@ typedef void (*pairtok_problem_fn)(const pairtok_error *problem, void *ctx);
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4) pairtok_status
     pairtok_check_at(pairtok_store *store, pairtok_problem_fn report, void *ctx, size_t *problems,
                      uint64_t now, pairtok_error *err);
+
+/** pairtok_check - pairtok_check_at() with now = the store's clock. */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4) pairtok_status
+    pairtok_check(pairtok_store *store, pairtok_problem_fn report, void *ctx, size_t *problems,
+                  pairtok_error *err);
+
+/**
+ * pairtok_store_init - create what the store needs, or check that it is
+ * there: on a file store, the directory (0700) and an empty store file
+ * (0600) if there is none (an existing file is read and must be valid); on
+ * a database, the schema, created or upgraded.  Idempotent.
+ */
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) pairtok_status
+    pairtok_store_init(pairtok_store *store, pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* Errors.                                                                */

@@ -111,10 +111,14 @@ typedef struct backend_sel {
  * `list` has no two records with one hash. */
 typedef struct backend_save {
     const pairtok_record_list *list;
-    const bool *in_base; /* per list item */
+    const uint32_t *order; /* list positions, sorted by token_hash */
+    const bool *in_base;   /* per list item */
     const unsigned char (*removed)[BACKEND_HASH_BYTES];
     size_t removed_count; /* `removed` is sorted (memcmp order) */
 } backend_save;
+
+/* memcmp order of two raw hashes, for qsort and bsearch. */
+PAIRTOK_HIDDEN int backend_hash_cmp(const void *a, const void *b);
 
 /* What a check found; store.c passes the caller's callback through. */
 typedef struct backend_reporter {

@@ -479,6 +479,7 @@ int doc_write(const sdoc *doc, toml_sink_fn sink, void *ctx)
 bool rec_redeemable(const srec *rec, uint64_t now)
 {
     return rec->expires > now && rec->expires >= rec->issued &&
+           (rec->issued <= now || rec->issued - now <= PAIRTOK_CLOCK_SKEW_SECS) &&
            rec->expires - rec->issued <= PAIRTOK_MAX_EXPIRY_SECS && !(rec->flags & REC_RESERVED) &&
            !pairtok_principal_is_reserved(rec->principal, rec->principal_len);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * check.c - pairtok_check_at: find every problem of a store without
- * changing it.  Reads the file directly (no cache, no lock): a check must
- * see what is on disk.
+ * file_check.c - pairtok_check on the file backend: find every problem of
+ * a store file, its directory and its lock file without changing them.
+ * Reads the file directly (no cache, no lock): a check must see what is on
+ * disk.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,29 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "doc.h"
+#include "backend_file.h"
 #include "fsafe.h"
-#include "store.h"
 
-typedef struct reporter {
-    pairtok_problem_fn fn;
-    void *ctx;
-    size_t count;
-} reporter;
-
-static void report(reporter *r, pairtok_status code, const char *fmt, ...) PAIRTOK_PRINTF(3, 4);
-static void report(reporter *r, pairtok_status code, const char *fmt, ...)
-{
-    pairtok_error problem = {code, 0, ""};
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(problem.message, sizeof problem.message, fmt, args);
-    va_end(args);
-    r->count++;
-    if (r->fn != NULL) {
-        r->fn(&problem, r->ctx);
-    }
-}
+typedef backend_reporter reporter;
+#define report backend_report
 
 static void report_error(reporter *r, const pairtok_error *e)
 {
@@ -45,10 +28,16 @@ static bool label_has_control(const srec *rec)
     return rec->label != NULL && pairtok_label_problem(rec->label, rec->label_len, &at) != NULL;
 }
 
-static void check_record(reporter *r, const char *path, const srec *rec, size_t i)
+static void check_record(reporter *r, const char *path, const srec *rec, size_t i, uint64_t now)
 {
     unsigned line = rec->line, col = rec->col;
     uint64_t expires = rec->expires, issued = rec->issued;
+    if (issued > now && issued - now > PAIRTOK_CLOCK_SKEW_SECS) {
+        report(r, PAIRTOK_EPARSE,
+               "%s:%u:%u: pair_token[%zu]: issued %llus in the future (more than the %ds clock "
+               "skew allowed); it can never be redeemed",
+               path, line, col, i, (unsigned long long)(issued - now), PAIRTOK_CLOCK_SKEW_SECS);
+    }
     if (expires < issued) {
         report(r, PAIRTOK_EPARSE, "%s:%u:%u: pair_token[%zu]: expires before it was issued", path,
                line, col, i);
@@ -110,8 +99,8 @@ static pairtok_status check_duplicates(reporter *r, const char *path, const sdoc
 }
 
 /* Parse and validate the open store `fd`; report what is wrong. */
-static pairtok_status check_content(pairtok_store *s, int fd, const struct stat *st, reporter *r,
-                                    pairtok_error *err)
+static pairtok_status check_content(file_backend *s, int fd, const struct stat *st, uint64_t now,
+                                    reporter *r, pairtok_error *err)
 {
     fsafe_text text;
     pairtok_error problem;
@@ -131,7 +120,7 @@ static pairtok_status check_content(pairtok_store *s, int fd, const struct stat 
         }
     } else {
         for (size_t i = 0; i < doc_count(doc); i++) {
-            check_record(r, s->path, doc_at(doc, i), i);
+            check_record(r, s->path, doc_at(doc, i), i, now);
         }
         result = check_duplicates(r, s->path, doc, err);
     }
@@ -139,18 +128,34 @@ static pairtok_status check_content(pairtok_store *s, int fd, const struct stat 
     return result;
 }
 
-pairtok_status pairtok_check_at(pairtok_store *store, pairtok_problem_fn report_fn, void *ctx,
-                                size_t *problems, uint64_t now, pairtok_error *err)
+/* The lock file is checked like the store; a missing one is fine (the
+ * next write creates it). */
+static void check_lock_file(file_backend *f, int dirfd, reporter *r)
 {
-    (void)now; /* every problem found is one at any time; kept for the API's shape */
-    pairtok_error_clear(err);
-    reporter r = {report_fn, ctx, 0};
-    *problems = 0;
+    int fd;
+    struct stat st;
+    pairtok_error problem;
+    if (fsafe_open_lock_file(f->sys, dirfd, f->lock_name, f->lock_path, false, &fd, &st,
+                             &problem) != PAIRTOK_OK) {
+        report_error(r, &problem);
+    } else if (fd >= 0) {
+        f->sys->close(fd);
+    }
+}
+
+pairtok_status file_check(backend *b, uint64_t now, reporter *r, pairtok_error *err)
+{
+    file_backend *store = (file_backend *)b;
+    if (now == BACKEND_NOW) {
+        pairtok_status st = file_clock(store, &now, err);
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
+    }
     int dirfd;
     pairtok_error problem;
     if (fsafe_open_dir(store->sys, store->dir, false, &dirfd, &problem) != PAIRTOK_OK) {
-        report_error(&r, &problem);
-        *problems = r.count;
+        report_error(r, &problem);
         return PAIRTOK_OK;
     }
     if (dirfd < 0) {
@@ -159,21 +164,21 @@ pairtok_status pairtok_check_at(pairtok_store *store, pairtok_problem_fn report_
     pairtok_status result = PAIRTOK_OK;
     int fd;
     struct stat st;
-    if (fsafe_open_store(store->sys, dirfd, store->base, store->path, &fd, &st, &problem) !=
+    if (fsafe_open_store(store->sys, dirfd, store->name, store->path, &fd, &st, &problem) !=
         PAIRTOK_OK) {
-        report_error(&r, &problem);
+        report_error(r, &problem);
     } else if (fd >= 0) {
-        result = check_content(store, fd, &st, &r, err);
+        result = check_content(store, fd, &st, now, r, err);
         store->sys->close(fd);
     }
-    size_t temps = fsafe_stale_temps(store->sys, dirfd, store->base, false);
+    check_lock_file(store, dirfd, r);
+    size_t temps = fsafe_stale_temps(store->sys, dirfd, store->name, false);
     if (temps > 0) {
-        report(&r, PAIRTOK_EIO,
+        report(r, PAIRTOK_EIO,
                "%s: %zu stale temp file(s) from an interrupted write; the next write removes "
                "them",
                store->dir, temps);
     }
     store->sys->close(dirfd);
-    *problems = r.count;
     return result;
 }

@@ -40,4 +40,10 @@ PAIRTOK_HIDDEN const char *pairtok_label_problem(const char *label, size_t len, 
 PAIRTOK_HIDDEN bool pairtok_is_token_char(unsigned char c);
 /* token.c: the raw SHA-256 of `len` bytes of token, as the store keeps it. */
 PAIRTOK_HIDDEN void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32]);
+/* record.c: make room for `capacity` items (PAIRTOK_OK or PAIRTOK_ENOMEM,
+ * the list unchanged then). */
+PAIRTOK_HIDDEN pairtok_status pairtok_record_list_reserve(pairtok_record_list *list,
+                                                          size_t capacity);
+/* save.c: release what a list remembers of its load.  NULL is a no-op. */
+PAIRTOK_HIDDEN void list_origin_free(struct pairtok_list_origin *origin);
 #endif /* PAIRTOK_INTERNAL_H */

@@ -124,7 +124,43 @@ void pairtok_record_list_free(pairtok_record_list *list)
         pairtok_record_clear(&list->items[i]);
     }
     free(list->items);
+    list_origin_free(list->origin);
     memset(list, 0, sizeof *list);
+}
+
+pairtok_status pairtok_record_list_reserve(pairtok_record_list *list, size_t capacity)
+{
+    if (capacity <= list->capacity) {
+        return PAIRTOK_OK;
+    }
+    if (capacity > SIZE_MAX / sizeof *list->items) {
+        return PAIRTOK_ENOMEM;
+    }
+    pairtok_record *items = realloc(list->items, capacity * sizeof *items);
+    if (items == NULL) {
+        return PAIRTOK_ENOMEM;
+    }
+    list->items = items;
+    list->capacity = capacity;
+    return PAIRTOK_OK;
+}
+
+pairtok_status pairtok_record_list_append(pairtok_record_list *list, const pairtok_record *record,
+                                          pairtok_error *err)
+{
+    pairtok_error_clear(err);
+    if (list->count == list->capacity &&
+        pairtok_record_list_reserve(list, list->capacity ? list->capacity * 2 : 16) != PAIRTOK_OK) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    pairtok_record *slot = &list->items[list->count];
+    *slot = *record;
+    slot->label = NULL;
+    if (record->label != NULL && (slot->label = strdup(record->label)) == NULL) {
+        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    list->count++;
+    return PAIRTOK_OK;
 }
 
 size_t pairtok_prune_expired(pairtok_record_list *list, uint64_t now)

@@ -3,33 +3,33 @@
 #ifndef PAIRTOK_STORE_H
 #define PAIRTOK_STORE_H
 
-#include <limits.h>
-#include <sys/stat.h>
-
+#include "backend.h"
 #include "internal.h"
-#include "sys.h"
-#include "doc.h"
-
-/* The last version of the file this handle wrote, kept parsed so that the
- * next locked operation can skip reading and parsing when the file is
- * provably unchanged: same device, inode (held open by `fd`, so the number
- * cannot be reused), size, mtime and ctime. */
-typedef struct store_cache {
-    sdoc *doc;
-    int fd;    /* read-only descriptor of the file written, or -1 */
-    struct stat st;
-    size_t edits; /* edits applied since the doc was parsed */
-} store_cache;
 
 struct pairtok_store {
-    char path[PAIRTOK_PATH_MAX];
-    char dir[PAIRTOK_PATH_MAX];
-    char base[NAME_MAX + 1];
-    char lock_name[NAME_MAX + 1];
-    char lock_path[PAIRTOK_PATH_MAX + 8];
+    backend *backend;
     pairtok_options opts;
-    const pairtok_sys *sys;
-    store_cache cache;
 };
+
+static inline backend *pairtok_store_backend(pairtok_store *store)
+{
+    return store->backend;
+}
+
+/* One run of an operation between begin and end, with the time and
+ * whether the store exists from begin; BACKEND_RETRY asks to be run
+ * again. */
+typedef pairtok_status (*txn_body)(pairtok_store *s, uint64_t now, bool exists, void *ctx,
+                                   pairtok_error *err);
+
+/* begin, body, end; again (a few times, after a random pause) while the
+ * body returns BACKEND_RETRY.  `now` may be BACKEND_NOW. */
+PAIRTOK_HIDDEN pairtok_status store_run_txn(pairtok_store *s, backend_mode mode,
+                                            const char *lock_principal, uint64_t now, txn_body body,
+                                            void *ctx, pairtok_error *err);
+
+/* save.c: remember the list's hashes as its origin (what it was filled
+ * with), for a later pairtok_store_save(). */
+PAIRTOK_HIDDEN pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err);
 
 #endif /* PAIRTOK_STORE_H */

@@ -10,7 +10,7 @@
  *                       every hex digit): whether a byte is the NUL is
  *                       public, as the API says lengths are; the value is
  *                       not.  Needs --expensive-definedness-checks=yes.
- *   ctgrind scan        the redeem scan (find_match in store.c) over 64
+ *   ctgrind scan        the redeem scan (find_match in backend_file.c) over 64
  *                       records whose stored hashes are secret: the scan
  *                       must not branch on them; only the final "did any
  *                       record match" decision may (it is the answer).
@@ -32,7 +32,7 @@
 
 #include "doc.h"
 #include "rel.h"
-#include "store.h"
+#include "backend_file.h"
 
 #define RECORDS 64
 
@@ -66,7 +66,7 @@ static int mode_eq(void)
 {
     char h[4][PAIRTOK_HASH_LEN + 1];
     make_hashes(h, 4);
-    memcpy(h[1], h[0], sizeof h[0]);       /* equal */
+    memcpy(h[1], h[0], sizeof h[0]);        /* equal */
     h[2][63] = h[2][63] == 'a' ? 'b' : 'a'; /* differs at the end ... */
     memcpy(h[3], h[0], sizeof h[0]);
     h[3][0] = h[3][0] == 'a' ? 'b' : 'a'; /* ... and at the start */
@@ -116,10 +116,11 @@ static int mode_scan(const char *dir)
 {
     char token[PAIRTOK_TOKEN_LEN + 1];
     pairtok_store *s = make_store(dir, token);
-    if (s->cache.doc == NULL) {
+    file_backend *f = file_backend_of(s);
+    if (f == NULL || f->cache.doc == NULL) {
         rt_die("no cached document");
     }
-    const sdoc *doc = s->cache.doc;
+    const sdoc *doc = f->cache.doc;
     for (size_t i = 0; i < doc_count(doc); i++) {
         VALGRIND_MAKE_MEM_UNDEFINED(doc_at(doc, i)->hash, HASH_BYTES);
     }

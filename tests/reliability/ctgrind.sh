@@ -6,7 +6,7 @@
 #
 #   eq           pairtok_ct_hash_eq: no report at all.
 #   scan         stored hashes secret: only the final match/no-match branch
-#                (redeem_locked) may be reported; nothing in find_match.
+#                (match_and_export) may be reported; nothing in find_match.
 #   token        presented token secret: reports allowed only in the public
 #                shape checks (length, whitespace trim, [A-Za-z0-9_-]
 #                alphabet) and the final match branch; none in SHA-256,
@@ -87,9 +87,9 @@ else
     ok "pairtok_ct_hash_eq: no secret-dependent branch or index"
 fi
 
-# scan: only the outcome branch (first frame redeem_locked) is allowed.
+# scan: only the outcome branch (first frame match_and_export) is allowed.
 run scan
-bad=$(grep -E "$FORBIDDEN" "$TMP/scan.errs"; grep -vE '\| redeem_locked \(' "$TMP/scan.errs")
+bad=$(grep -E "$FORBIDDEN" "$TMP/scan.errs"; grep -vE '\| match_and_export \(' "$TMP/scan.errs")
 if [ "$(cat "$TMP/scan.rc")" -ne 0 ]; then
     not_ok "ctgrind scan: program failed: $(cat "$TMP/scan.out")"
 elif [ -n "$bad" ]; then
@@ -101,7 +101,7 @@ else
 fi
 
 # token: public shape checks and the outcome branch only.
-SHAPE='\| (strlen|index|strchr|hash_presented|redeem_locked) \('
+SHAPE='\| (strlen|index|strchr|hash_presented|match_and_export) \('
 run token
 bad=$(grep -E "$FORBIDDEN" "$TMP/token.errs"; grep -vE "$SHAPE" "$TMP/token.errs")
 if [ "$(cat "$TMP/token.rc")" -ne 0 ]; then

@@ -202,7 +202,7 @@ static void refuse_all(const fixture *f, const char *name, pairtok_status want, 
         pairtok_record rec = {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0};
         strcpy(rec.token_hash, rt_hash_of(4));
         strcpy(rec.principal, "eve");
-        pairtok_record_list one = {&rec, 1, 1};
+        pairtok_record_list one = {&rec, 1, 1, NULL};
         st = pairtok_store_save(s, &one, &err);
         expect(f, name, "save", st, &err, want, msg, &before);
     }
@@ -736,7 +736,7 @@ static void test_other_arguments(void **state)
     /* save validates every record first */
     pairtok_record rec = {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0};
     strcpy(rec.principal, "alice");
-    pairtok_record_list one = {&rec, 1, 1};
+    pairtok_record_list one = {&rec, 1, 1, NULL};
     strcpy(rec.token_hash, rt_hash_of(0));
     rec.token_hash[0] = 'G';
     st = pairtok_store_save(t.s, &one, &t.err);
