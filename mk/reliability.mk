@@ -7,7 +7,7 @@
 
 REL_DIR    := $(BUILD)/reliability
 REL_HELPER := $(BUILD)/obj/tests/reliability/rel.o
-REL_SUITES := test_faults test_alloc test_crash test_concurrency test_badinput
+REL_SUITES := test_faults test_alloc test_crash test_concurrency test_badinput test_limits
 REL_BINS   := $(REL_SUITES:%=$(REL_DIR)/%)
 REL_CTGRIND := $(REL_DIR)/ctgrind
 
