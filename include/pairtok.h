@@ -45,7 +45,11 @@
  *     pairtok_store_close(store);
  *
  * Every mutation (issue, redeem, revoke, prune, save) takes an exclusive
- * flock(2) on `<store>.lock` (mode 0600, never renamed), reads the file,
+ * flock(2) on `<store>.lock` (mode 0600, never renamed, never deleted: a
+ * process waiting on a deleted lock file would lock a file nobody else
+ * locks; the lock file is checked like the store, and after flock succeeds
+ * its name must still lead to the locked file, else the lock is taken
+ * again), reads the file,
  * modifies it, writes a temp file in the same directory, fsyncs it, renames
  * it over the store and fsyncs the directory - all under the lock.  Separate
  * processes and separate handles in one process therefore serialise, and a
@@ -66,18 +70,33 @@
  * Functions return a pairtok_status and, on failure, fill the caller's
  * pairtok_error (which may be NULL when the caller wants no details) with the status, the errno of a failing system call (0 when
  * none) and a message that names the path, the `line:col` and the field when
- * they apply.  A failed call leaves the store file exactly as it was, with
- * one exception: when only the fsync of the directory after the rename
- * fails, the new version is already in place (it could not be taken back
- * atomically) but its durability is unknown, so the call reports
- * PAIRTOK_EIO with "fsync of the directory failed".  The file is then the
- * new version, never a mix; for redeem that means the token is used up (or,
- * two-phase, reserved) even though an error was returned - the safe side.
+ * they apply.  A failed call leaves the store's records as they were, with
+ * these exceptions, all on the safe side and each named by its message:
+ *   - when only the fsync of the directory after the rename fails, the new
+ *     version is already in place (it could not be taken back atomically)
+ *     but its durability is unknown: PAIRTOK_EIO with "fsync of the
+ *     directory failed".  The file is then the new version, never a mix;
+ *     for redeem the token is used up (or, two-phase, reserved);
+ *   - a two-phase redeem whose bind fails (PAIRTOK_EABORTED) has written the
+ *     reservation and then its release: the records are as before, the
+ *     file has been rewritten twice;
+ *   - a two-phase redeem that fails after its reservation was written
+ *     (PAIRTOK_EABORTED when the release fails, or any error while
+ *     deleting a bound token) leaves the token reserved: never redeemable
+ *     again, removed by the first prune after it expires.
+ * A rewrite keeps every key and table, known or not, but not comments or
+ * the layout of the text: the file is written in the canonical form.
  *
  * Time
  * ----
  * Every time-dependent function has an `_at` form that takes `now` (seconds
- * since the Unix epoch) explicitly; the plain form calls pairtok_now_epoch().
+ * since the Unix epoch) explicitly.  The plain form reads the store's clock
+ * once the lock is held (a token that expires while a redeem waits for the
+ * lock is expired): CLOCK_REALTIME for a file.  If the clock cannot be read
+ * the call fails with PAIRTOK_EIO; it never assumes a time.  A record whose
+ * issued_at_epoch lies more than PAIRTOK_CLOCK_SKEW_SECS after `now` is
+ * never redeemable (a lifetime cap that starts in the future is no cap),
+ * and pairtok_check reports it.
  *
  * Thread safety
  * -------------
@@ -261,7 +280,9 @@ PAIRTOK_NONNULL(1, 2) void pairtok_hash_token(const char *token, char out[PAIRTO
  */
 PAIRTOK_NONNULL(1, 2) bool pairtok_ct_hash_eq(const char *a, const char *b);
 
-/** pairtok_now_epoch - seconds since the Unix epoch, from CLOCK_REALTIME. */
+/** pairtok_now_epoch - seconds since the Unix epoch, from CLOCK_REALTIME, or
+ *  0 if the clock cannot be read (then do not pass it to an `_at` form:
+ *  use the plain form, which fails instead). */
 uint64_t pairtok_now_epoch(void);
 
 /**
@@ -357,7 +378,8 @@ PAIRTOK_NONNULL(1) const char *pairtok_store_path(const pairtok_store *store);
 
 /**
  * pairtok_store_load - read every record into `out` (cleared first), in
- * file order, expired ones included.
+ * file order, expired ones included.  The list remembers which tokens it
+ * was loaded with (its origin), for pairtok_store_save().
  *
  * Takes no lock: a reader sees one complete version of the file because
  * writers replace it by rename.  A missing file or one holding only
@@ -369,18 +391,35 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
     pairtok_store_load(pairtok_store *store, pairtok_record_list *out, pairtok_error *err);
 
 /**
- * pairtok_store_save - replace the store's records with `records`, under the
- * lock, atomically.
+ * pairtok_store_save - apply the changes the caller made to `records` since
+ * it was loaded, and only those, under the lock, atomically.
  *
- * Records already in the file (same token_hash) keep their place and their
- * unknown keys, with the five known fields set from `records`; the others
- * are appended in the order given; file records not in `records` are
- * removed.  Top-level unknown keys are kept.  Every record is validated
- * first (hash, principal - not `anonymous` -, label, epochs up to
- * INT64_MAX) and duplicates are refused: PAIRTOK_EINVAL, nothing written.
- * Caps are not applied: save is the seed's low-level replace.  Also fails
- * with the load errors, PAIRTOK_EBUSY, PAIRTOK_EIO (the old file is then
- * byte-for-byte intact and no temp file is left) or PAIRTOK_ENOMEM.
+ * Other handles and processes may have redeemed, revoked, pruned or issued
+ * tokens since the list was loaded (pairtok_store_load, pairtok_list).  A
+ * plain replace would bring used tokens back and drop new ones, so save is
+ * a merge against the list's origin (the tokens it was loaded with):
+ *   - a stored record whose token_hash is in `records` gets the five known
+ *     fields from it, and keeps its place and its unknown keys;
+ *   - a stored record that was loaded but is no longer in `records` (the
+ *     caller removed it) is deleted;
+ *   - a stored record that was not loaded (issued since) is kept;
+ *   - a record of `records` that was loaded but is no longer stored (used,
+ *     revoked or pruned since) is NOT written back: a used token stays
+ *     used;
+ *   - a record of `records` that was not loaded is appended, in list order.
+ * A list built by hand (pairtok_record_list_append) has no origin: its
+ * records are added or updated and nothing is deleted.  On success the
+ * list's origin becomes its records, so saving it again changes nothing
+ * unless it was edited; a list whose items the caller owns must still be
+ * released with pairtok_record_list_free() (or its origin is leaked).
+ * Stored copies of one token_hash are written once.  Top-level unknown
+ * keys are kept.  Every record is validated first (hash, principal - not
+ * `anonymous` -, label, epochs up to INT64_MAX) and duplicates in
+ * `records` are refused: PAIRTOK_EINVAL, nothing written.  Caps are not
+ * applied: save is the low-level edit.  Also fails with the load errors,
+ * PAIRTOK_EBUSY, PAIRTOK_ELIMIT (the file would exceed PAIRTOK_FILE_MAX),
+ * PAIRTOK_EIO (the old file is then byte-for-byte intact and no temp file
+ * is left) or PAIRTOK_ENOMEM.
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
     pairtok_store_save(pairtok_store *store, pairtok_record_list *records, pairtok_error *err);
@@ -448,7 +487,10 @@ typedef int (*pairtok_bind_fn)(const pairtok_record *record, void *ctx);
  * by the first prune after it expires.  If the process dies *during* `bind`,
  * the token stays reserved: safe, never redeemable twice.  If removing the
  * mark after a failed `bind` itself fails, PAIRTOK_EABORTED is still
- * returned and the token stays reserved (safe) - the message says so.
+ * returned and the token may stay reserved (safe) - the message says so.
+ * When the store holds several copies of the token's hash (a hand edit),
+ * every copy is reserved and every copy deleted, and a token any copy of
+ * which is reserved is refused.
  *
  * If `record_out` is not NULL it receives the matched record on PAIRTOK_OK
  * (clear it afterwards).  The caller's `token` is not modified; wipe it.
@@ -467,8 +509,10 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) pairtok_status
  * `id_prefix` (at least PAIRTOK_ID_MIN_LEN lowercase hex characters).
  *
  * Fails with PAIRTOK_EINVAL (bad prefix), PAIRTOK_ENOTFOUND, or
- * PAIRTOK_EAMBIGUOUS (then `*removed` is the number of matches and nothing
- * is deleted), or a store error.  On success `*removed` is 1.
+ * PAIRTOK_EAMBIGUOUS (then `*removed` is the number of different tokens
+ * that match and nothing is deleted), or a store error.  On success
+ * `*removed` is the number of records deleted: 1, or more when the store
+ * held copies of the one token (a hand edit) - every copy goes.
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2, 3) pairtok_status
     pairtok_revoke_id(pairtok_store *store, const char *id_prefix, size_t *removed,
@@ -522,8 +566,11 @@ typedef void (*pairtok_problem_fn)(const pairtok_error *problem, void *ctx);
  * reserved), and stale temp files.  Calls `report` (may be NULL) once per
  * problem and sets `*problems` to the count.  A missing store is healthy.
  * Returns PAIRTOK_OK when the check could run, whatever it found; a status
- * only for failures of the check itself (PAIRTOK_ENOMEM, PAIRTOK_EIO on the
- * directory).
+ * only for failures of the check itself (PAIRTOK_ENOMEM, or PAIRTOK_EIO
+ * when the clock cannot be read); an unreadable directory or file is a
+ * problem reported, not a status.  The lock file is checked like the store
+ * (a missing one is fine), and records issued more than
+ * PAIRTOK_CLOCK_SKEW_SECS after `now` are reported.
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4) pairtok_status
     pairtok_check_at(pairtok_store *store, pairtok_problem_fn report, void *ctx, size_t *problems,
