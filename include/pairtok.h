@@ -68,10 +68,10 @@
  * Errors
  * ------
  * Functions return a pairtok_status and, on failure, fill the caller's
- * pairtok_error (which may be NULL when the caller wants no details) with the status, the errno of a failing system call (0 when
- * none) and a message that names the path, the `line:col` and the field when
- * they apply.  A failed call leaves the store's records as they were, with
- * these exceptions, all on the safe side and each named by its message:
+ * pairtok_error (which may be NULL when the caller wants no details) with the status, the errno of
+ * a failing system call (0 when none) and a message that names the path, the `line:col` and the
+ * field when they apply.  A failed call leaves the store's records as they were, with these
+ * exceptions, all on the safe side and each named by its message:
  *   - when only the fsync of the directory after the rename fails, the new
  *     version is already in place (it could not be taken back atomically)
  *     but its durability is unknown: PAIRTOK_EIO with "fsync of the
@@ -237,6 +237,42 @@ typedef struct pairtok_record_list {
 
 /** Tunables for pairtok_store_open().  Zero-initialise; a 0 field means the
  *  matching PAIRTOK_DEFAULT_* value. */
+/** What an audit event reports (pairtok_options.on_event). */
+typedef enum pairtok_event_kind {
+    PAIRTOK_EVENT_ISSUE = 1,      /**< a token was issued */
+    PAIRTOK_EVENT_REDEEM,         /**< a token was redeemed (and deleted) */
+    PAIRTOK_EVENT_REDEEM_REFUSED, /**< a well-formed token was refused */
+    PAIRTOK_EVENT_RESERVE,        /**< two-phase redeem: reserved, bind runs next */
+    PAIRTOK_EVENT_RELEASE,        /**< two-phase redeem: bind failed, released */
+    PAIRTOK_EVENT_REVOKE,         /**< one token was revoked */
+    PAIRTOK_EVENT_PRUNE           /**< expired tokens were pruned: `count` */
+} pairtok_event_kind;
+
+/** One audit event.  Never holds a raw token.  Pointers are valid only
+ *  during the callback. */
+typedef struct pairtok_event {
+    pairtok_event_kind kind;
+    /** When, in seconds since the Unix epoch: the operation's `now`. */
+    uint64_t time;
+    /** The record's display id (12 hex digits of its token_hash), or NULL
+     *  when no record is known (a refused redeem, a prune). */
+    const char *id;
+    /** The record's principal and label, or NULL. */
+    const char *principal;
+    const char *label;
+    /** How many records: 1 for one token, the number pruned for a prune. */
+    size_t count;
+} pairtok_event;
+
+/**
+ * pairtok_event_fn - receives each audit event, after the change it reports
+ * has been committed (so a crash never logs what did not happen), in the
+ * thread of the call.  A refused redeem carries nothing that tells why it
+ * was refused (no id, principal or label).  It must not call into the same
+ * handle.
+ */
+typedef void (*pairtok_event_fn)(const pairtok_event *event, void *ctx);
+
 typedef struct pairtok_options {
     /** How long a mutation waits for the lock before PAIRTOK_EBUSY. */
     uint32_t lock_timeout_ms;
@@ -244,6 +280,9 @@ typedef struct pairtok_options {
     uint32_t max_per_principal;
     /** Outstanding (unexpired) tokens allowed in the whole store. */
     uint32_t max_total;
+    /** Optional audit callback (NULL: none) and its context. */
+    pairtok_event_fn on_event;
+    void *event_ctx;
 } pairtok_options;
 
 /** An open store.  Opaque; create with pairtok_store_open(). */

@@ -153,9 +153,11 @@ typedef struct backend_ops {
      * BACKEND_NOW, the backend stamps issued = now and expires = now + ttl
      * and writes both back into *rec. */
     pairtok_status (*insert)(backend *b, pairtok_record *rec, uint32_t ttl, pairtok_error *err);
-    /* Delete the selected records; *removed is how many. */
+    /* Delete the selected records; *removed is how many.  When `gone` is
+     * not NULL, the deleted records are appended to it (for the audit
+     * events of a revoke). */
     pairtok_status (*remove)(backend *b, const backend_sel *sel, size_t *removed,
-                             pairtok_error *err);
+                             pairtok_record_list *gone, pairtok_error *err);
 
     /* Redeem, one phase: find a record with this hash that is redeemable at
      * `now` (expires > now, lifetime within the cap, not issued in the

@@ -104,10 +104,15 @@ void pairtok_internal_set_sys(pairtok_store *store, const pairtok_sys *sys)
 pairtok_status file_clock(const file_backend *f, uint64_t *now, pairtok_error *err)
 {
     struct timespec ts;
-    if (f->sys->clock_gettime(CLOCK_REALTIME, &ts) != 0 || ts.tv_sec < 0) {
-        int e = ts.tv_sec < 0 ? 0 : errno;
-        return pairtok_fail(err, PAIRTOK_EIO, e, "cannot read the system clock%s%s", e ? ": " : "",
-                            e ? strerror(e) : "");
+    if (f->sys->clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        int e = errno;
+        return pairtok_fail(err, PAIRTOK_EIO, e, "%s: cannot read the system clock: %s", f->path,
+                            strerror(e));
+    }
+    if (ts.tv_sec < 0) {
+        return pairtok_fail(err, PAIRTOK_EIO, 0,
+                            "%s: the system clock is set before 1970; refusing to judge expiry",
+                            f->path);
     }
     *now = (uint64_t)ts.tv_sec;
     return PAIRTOK_OK;
@@ -322,13 +327,18 @@ static pairtok_status file_insert(backend *b, pairtok_record *rec, uint32_t ttl,
 }
 
 static pairtok_status file_remove(backend *b, const backend_sel *sel, size_t *removed,
-                                  pairtok_error *err)
+                                  pairtok_record_list *gone, pairtok_error *err)
 {
-    (void)err;
     file_backend *f = (file_backend *)b;
     *removed = 0;
     if (f->txn.missing) {
         return PAIRTOK_OK;
+    }
+    if (gone != NULL) {
+        pairtok_status st = file_read(b, sel, gone, err);
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
     }
     *removed = doc_remove_where(f->txn.ref.doc, sel_pred, sel);
     if (*removed > 0) {

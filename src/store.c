@@ -218,7 +218,7 @@ static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, vo
     size_t pruned;
     backend_sel expired = {.kind = SEL_EXPIRED, .now = now};
     if (st == PAIRTOK_OK) {
-        st = ops->remove(s->backend, &expired, &pruned, err);
+        st = ops->remove(s->backend, &expired, &pruned, NULL, err);
     }
     if (st == PAIRTOK_OK) {
         st = check_caps(s, ctx->rec->principal, now, err);
@@ -229,7 +229,16 @@ static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, vo
     ctx->rec->issued_at_epoch = now;
     ctx->rec->expires_at_epoch = now == BACKEND_NOW ? BACKEND_NOW : now + ctx->ttl;
     st = ops->insert(s->backend, ctx->rec, ctx->ttl, err);
-    return st == PAIRTOK_OK ? ops->commit(s->backend, err) : st;
+    if (st == PAIRTOK_OK) {
+        st = ops->commit(s->backend, err);
+    }
+    if (st == PAIRTOK_OK && pruned > 0) {
+        audit_emit(s, PAIRTOK_EVENT_PRUNE, now, NULL, pruned);
+    }
+    if (st == PAIRTOK_OK) {
+        audit_emit(s, PAIRTOK_EVENT_ISSUE, ctx->rec->issued_at_epoch, ctx->rec, 1);
+    }
+    return st;
 }
 
 static pairtok_status issue(pairtok_store *store, const char *principal, const char *label,
@@ -331,6 +340,7 @@ typedef struct redeem_ctx {
     void *bind_ctx;
     pairtok_record matched;
     bool bind_called;
+    uint64_t now; /* of the transaction, for the events */
 } redeem_ctx;
 
 /* After a failed bind: take the mark off, so the token is redeemable
@@ -344,7 +354,9 @@ static pairtok_status release(pairtok_store *s, redeem_ctx *r, pairtok_error *er
     if (st == PAIRTOK_OK) {
         st = ops->commit(s->backend, &why);
     }
-    if (st != PAIRTOK_OK) {
+    if (st == PAIRTOK_OK) {
+        audit_emit(s, PAIRTOK_EVENT_RELEASE, r->now, &r->matched, 1);
+    } else {
         return pairtok_fail(err, PAIRTOK_EABORTED, why.sys_errno,
                             "the bind callback failed, and releasing the token failed too "
                             "(%.900s): it may stay reserved, and then can never be redeemed",
@@ -362,6 +374,9 @@ static pairtok_status consume(pairtok_store *s, redeem_ctx *r, pairtok_error *er
     pairtok_status st = ops->settle(s->backend, r->hash, r->rid, true, &found, err);
     if (st == PAIRTOK_OK) {
         st = ops->commit(s->backend, err);
+    }
+    if (st == PAIRTOK_OK) {
+        audit_emit(s, PAIRTOK_EVENT_REDEEM, r->now, &r->matched, 1);
     }
     if (st != PAIRTOK_OK && err != NULL) {
         char cause[PAIRTOK_MESSAGE_MAX];
@@ -383,6 +398,7 @@ static pairtok_status redeem_body(pairtok_store *s, uint64_t now, bool exists, v
     const backend_ops *ops = s->backend->ops;
     bool found = false;
     pairtok_record_clear(&r->matched);
+    r->now = now;
     pairtok_status st = PAIRTOK_OK;
     if (exists) {
         st = r->bind == NULL
@@ -393,10 +409,16 @@ static pairtok_status redeem_body(pairtok_store *s, uint64_t now, bool exists, v
         return st;
     }
     if (!found) {
+        audit_emit(s, PAIRTOK_EVENT_REDEEM_REFUSED, now, NULL, 1);
         return denied(err);
     }
     st = ops->commit(s->backend, err);
-    if (st != PAIRTOK_OK || r->bind == NULL) {
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    audit_emit(s, r->bind == NULL ? PAIRTOK_EVENT_REDEEM : PAIRTOK_EVENT_RESERVE, now, &r->matched,
+               1);
+    if (r->bind == NULL) {
         return st;
     }
     /* The reservation is durable: from here on the token is never
@@ -477,6 +499,26 @@ static pairtok_status distinct_tokens(pairtok_store *s, const backend_sel *sel, 
     return st;
 }
 
+/* One revoke event per token (copies of one hash are one token), or one
+ * prune event with the count. */
+static void announce_removal(const pairtok_store *s, const backend_sel *sel, uint64_t now,
+                             const pairtok_record_list *gone, size_t removed)
+{
+    if (sel->kind == SEL_EXPIRED) {
+        audit_emit(s, PAIRTOK_EVENT_PRUNE, now, NULL, removed);
+        return;
+    }
+    for (size_t i = 0; i < gone->count; i++) {
+        bool repeat = false;
+        for (size_t j = 0; j < i && !repeat; j++) {
+            repeat = strcmp(gone->items[i].token_hash, gone->items[j].token_hash) == 0;
+        }
+        if (!repeat) {
+            audit_emit(s, PAIRTOK_EVENT_REVOKE, now, &gone->items[i], 1);
+        }
+    }
+}
+
 static pairtok_status remove_body(pairtok_store *s, uint64_t now, bool exists, void *ctx_ptr,
                                   pairtok_error *err)
 {
@@ -499,13 +541,19 @@ static pairtok_status remove_body(pairtok_store *s, uint64_t now, bool exists, v
         }
     }
     size_t removed = 0;
+    bool per_record = s->opts.on_event != NULL && r->sel.kind != SEL_EXPIRED;
+    pairtok_record_list gone = {0};
     if (st == PAIRTOK_OK) {
-        st = ops->remove(s->backend, &r->sel, &removed, err);
+        st = ops->remove(s->backend, &r->sel, &removed, per_record ? &gone : NULL, err);
     }
     if (st == PAIRTOK_OK && removed > 0) {
         st = ops->commit(s->backend, err);
     }
     *r->removed = st == PAIRTOK_OK ? removed : 0;
+    if (st == PAIRTOK_OK && removed > 0) {
+        announce_removal(s, &r->sel, now, &gone, removed);
+    }
+    pairtok_record_list_free(&gone);
     return st;
 }
 
@@ -540,7 +588,7 @@ pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, si
         return st;
     }
     remove_ctx r = {{.kind = SEL_ID_PREFIX, .prefix = hex, .prefix_len = len}, true, removed};
-    st = store_run_txn(store, BACKEND_WRITE, NULL, 0, remove_body, &r, err);
+    st = store_run_txn(store, BACKEND_WRITE, NULL, BACKEND_NOW, remove_body, &r, err);
     if (st == PAIRTOK_EAMBIGUOUS) {
         return pairtok_fail(err, st, 0, "id %s matches %zu tokens; give more of it", hex, *removed);
     }
@@ -560,7 +608,7 @@ pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *princi
         return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
     }
     remove_ctx r = {{.kind = SEL_PRINCIPAL, .principal = principal}, false, removed};
-    return store_run_txn(store, BACKEND_WRITE, NULL, 0, remove_body, &r, err);
+    return store_run_txn(store, BACKEND_WRITE, NULL, BACKEND_NOW, remove_body, &r, err);
 }
 
 static pairtok_status prune(pairtok_store *store, size_t *removed, uint64_t now, pairtok_error *err)

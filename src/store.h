@@ -28,6 +28,12 @@ PAIRTOK_HIDDEN pairtok_status store_run_txn(pairtok_store *s, backend_mode mode,
                                             const char *lock_principal, uint64_t now, txn_body body,
                                             void *ctx, pairtok_error *err);
 
+/* audit.c: report `kind` to the caller's on_event, if any, after the change
+ * is committed.  `rec` is the record concerned or NULL; `now` may be
+ * BACKEND_NOW (then the local clock dates the event). */
+PAIRTOK_HIDDEN void audit_emit(const pairtok_store *s, pairtok_event_kind kind, uint64_t now,
+                               const pairtok_record *rec, size_t count);
+
 /* save.c: remember the list's hashes as its origin (what it was filled
  * with), for a later pairtok_store_save(). */
 PAIRTOK_HIDDEN pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err);

@@ -135,3 +135,16 @@ pairtok_status tu_list_push(pairtok_record_list *list, const pairtok_record *rec
     list->count++;
     return PAIRTOK_OK;
 }
+
+void tu_location_init(tu_location *loc)
+{
+    loc->home = tu_mkdtemp();
+    snprintf(loc->location, sizeof loc->location, "%s/etc/pair-tokens.toml", loc->home);
+}
+
+void tu_location_free(tu_location *loc)
+{
+    tu_rm_tree(loc->home);
+    free(loc->home);
+    loc->home = NULL;
+}

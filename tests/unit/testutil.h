@@ -26,4 +26,13 @@ pairtok_status tu_list_push(pairtok_record_list *list, const pairtok_record *rec
 /* Number of entries in `dir` whose name contains `needle`. */
 size_t tu_count_entries(const char *dir, const char *needle);
 
+/* Where a test that holds for every backend keeps its store: a fresh
+ * file store under a temp directory. */
+typedef struct tu_location {
+    char *home;                      /* temp directory, removed by free */
+    char location[PAIRTOK_PATH_MAX]; /* what pairtok_store_open takes */
+} tu_location;
+void tu_location_init(tu_location *loc);
+void tu_location_free(tu_location *loc);
+
 #endif
