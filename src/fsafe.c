@@ -42,6 +42,30 @@ static pairtok_status check_dir(const struct stat *st, const char *dir, pairtok_
     return PAIRTOK_OK;
 }
 
+/* Create one directory of `dir` (EEXIST is fine) with mode 0700, whatever
+ * the umask: a strict umask would leave it 0500, and the store could not
+ * be written into it. */
+static pairtok_status make_dir(const pairtok_sys *sys, const char *partial, const char *dir,
+                               pairtok_error *err)
+{
+    if (sys->mkdirat(AT_FDCWD, partial, 0700) != 0) {
+        return errno == EEXIST ? PAIRTOK_OK : io_fail(err, errno, "cannot create directory", dir);
+    }
+    int fd = sys->openat(AT_FDCWD, partial, O_RDONLY | O_DIRECTORY | OPEN_FLAGS, 0);
+    if (fd < 0) {
+        return io_fail(err, errno, "cannot open directory", dir);
+    }
+    struct stat st;
+    pairtok_status status = PAIRTOK_OK;
+    if (sys->fstat(fd, &st) != 0) {
+        status = io_fail(err, errno, "cannot stat directory", dir);
+    } else if ((st.st_mode & 07777) != 0700 && sys->fchmod(fd, 0700) != 0) {
+        status = io_fail(err, errno, "cannot chmod directory", dir);
+    }
+    sys->close(fd);
+    return status;
+}
+
 /* mkdir -p with mode 0700 for every directory it creates. */
 static pairtok_status make_dirs(const pairtok_sys *sys, const char *dir, pairtok_error *err)
 {
@@ -57,12 +81,11 @@ static pairtok_status make_dirs(const pairtok_sys *sys, const char *dir, pairtok
         }
         char saved = partial[i];
         partial[i] = '\0';
-        if (sys->mkdirat(AT_FDCWD, partial, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            partial[i] = saved;
-            return io_fail(err, e, "cannot create directory", dir);
-        }
+        pairtok_status st = make_dir(sys, partial, dir, err);
         partial[i] = saved;
+        if (st != PAIRTOK_OK) {
+            return st;
+        }
     }
     return PAIRTOK_OK;
 }
@@ -279,6 +302,12 @@ pairtok_status fsafe_open_lock_file(const pairtok_sys *sys, int dirfd, const cha
         return io_fail(err, e, "cannot stat lock file", lock_path);
     }
     pairtok_status status = check_lock_file(st, lock_path, err);
+    /* Ours, one link, no group/other bits: a strict umask may have left it
+     * 0400, which the next opener could not open for writing. */
+    if (status == PAIRTOK_OK && create && (st->st_mode & 0777) != 0600 &&
+        sys->fchmod(fd, 0600) != 0) {
+        status = io_fail(err, errno, "cannot chmod lock file", lock_path);
+    }
     if (status != PAIRTOK_OK) {
         sys->close(fd);
         return status;

@@ -218,6 +218,26 @@ static void store_written_under_strict_umask_is_0600_and_usable(void **state)
     }
 }
 
+/* The directories the first write creates are 0700 under any umask: 0500
+ * would keep everyone but root from writing the store into them. */
+static void directories_created_under_strict_umask_are_0700(void **state)
+{
+    fixture *f = *state;
+    char deep[4200];
+    snprintf(deep, sizeof deep, "%s/a/b/pair-tokens.toml", f->home);
+    pairtok_store *s;
+    pairtok_error err;
+    assert_int_equal(pairtok_store_open(deep, NULL, &s, &err), PAIRTOK_OK);
+    umask(0277);
+    char token[PAIRTOK_TOKEN_LEN + 1];
+    issue_ok(s, "alice", 300, NOW, token);
+    umask(f->umask_before);
+    assert_int_equal(tu_mode(tu_join(f->home, "a")), 0700);
+    assert_int_equal(tu_mode(tu_join(f->home, "a/b")), 0700);
+    assert_int_equal(tu_mode(deep), 0600);
+    pairtok_store_close(s);
+}
+
 /* ---------------------------------------------------------------------- */
 /* C. Owner checks, whoever runs the tests.                               */
 /* ---------------------------------------------------------------------- */
@@ -327,7 +347,7 @@ static void lock_file_owned_by_another_user_is_refused(void **state)
     fixture *f = *state;
     char token[PAIRTOK_TOKEN_LEN + 1];
     issue_then_aim(f, f->lock, foreign_uid(), token);
-    assert_all_refused(f, false, true, "lock file is not a regular file owned by you");
+    assert_all_refused(f, false, true, "lock file is owned by uid");
     assert_still_redeemable(f, token);
 }
 
@@ -464,6 +484,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(store_written_under_strict_umask_is_0600_and_usable),
+        T(directories_created_under_strict_umask_are_0700),
         T(store_owned_by_another_user_is_refused),
         T(directory_owned_by_another_user_is_refused),
         T(directory_owned_by_root_is_accepted),
