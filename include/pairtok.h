@@ -125,6 +125,9 @@ extern "C" {
 #define PAIRTOK_NONNULL(...)
 #endif
 
+/** The version of this header.  pairtok_version() is that of the library
+ *  the program loaded; the Makefile and the Debian packaging read it from
+ *  here, the one place it is defined. */
 #define PAIRTOK_VERSION "0.1.0"
 
 /** Raw token entropy: 24 bytes (192 bits) from the OS CSPRNG. */
@@ -299,9 +302,11 @@ typedef struct pairtok_store pairtok_store;
  * The 24 raw bytes are wiped before returning.  The caller owns `out` and
  * should wipe it (sodium_memzero) once the token has been shown.
  *
- * Returns 0, or -1 if the CSPRNG failed (then `out` holds an empty string).
+ * Returns PAIRTOK_OK (0), or PAIRTOK_ERANDOM if the CSPRNG could not be
+ * initialised (then `out` holds an empty string).
  */
-PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) int pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1]);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) pairtok_status
+    pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1]);
 
 /**
  * pairtok_hash_token - lowercase hex SHA-256 of the NUL-terminated `token`.
@@ -317,7 +322,7 @@ PAIRTOK_NONNULL(1, 2) void pairtok_hash_token(const char *token, char out[PAIRTO
  * Returns false when the lengths differ (the lengths are not secret);
  * otherwise compares every byte in time independent of the contents.
  */
-PAIRTOK_NONNULL(1, 2) bool pairtok_ct_hash_eq(const char *a, const char *b);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 2) bool pairtok_ct_hash_eq(const char *a, const char *b);
 
 /** pairtok_now_epoch - seconds since the Unix epoch, from CLOCK_REALTIME, or
  *  0 if the clock cannot be read (then do not pass it to an `_at` form:
@@ -329,11 +334,11 @@ uint64_t pairtok_now_epoch(void);
  * necessarily NUL-terminated) is exactly PAIRTOK_TOKEN_LEN characters of
  * `[A-Za-z0-9_-]`.  Runs in time that depends only on `len`.
  */
-bool pairtok_token_is_well_formed(const char *token, size_t len);
+PAIRTOK_NODISCARD bool pairtok_token_is_well_formed(const char *token, size_t len);
 
 /** pairtok_principal_is_valid - true if `principal` matches
  *  `[A-Za-z0-9_-]{1,64}` and is not the reserved name `anonymous`. */
-PAIRTOK_NONNULL(1) bool pairtok_principal_is_valid(const char *principal);
+PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) bool pairtok_principal_is_valid(const char *principal);
 
 /* ---------------------------------------------------------------------- */
 /* Records and lists.                                                     */
@@ -628,6 +633,15 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 4) pairtok_status
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) pairtok_status
     pairtok_store_init(pairtok_store *store, pairtok_error *err);
+
+/* ---------------------------------------------------------------------- */
+/* Version.                                                               */
+/* ---------------------------------------------------------------------- */
+
+/** pairtok_version - the version of the loaded library, e.g. "0.1.0", so a
+ *  program can compare it with the PAIRTOK_VERSION it was built with.
+ *  Static; never NULL. */
+PAIRTOK_NODISCARD const char *pairtok_version(void);
 
 /* ---------------------------------------------------------------------- */
 /* Errors.                                                                */

@@ -261,7 +261,7 @@ static pairtok_status issue(pairtok_store *store, const char *principal, const c
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     char token[PAIRTOK_TOKEN_LEN + 1];
-    if (pairtok_generate_token(token) != 0) {
+    if (pairtok_generate_token(token) != PAIRTOK_OK) {
         free(label_copy);
         return pairtok_fail(err, PAIRTOK_ERANDOM, 0, "the system random number generator failed");
     }

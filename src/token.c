@@ -7,18 +7,18 @@
 
 #include "internal.h"
 
-int pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1])
+pairtok_status pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1])
 {
     out[0] = '\0';
     if (sodium_init() < 0) {
-        return -1;
+        return PAIRTOK_ERANDOM;
     }
     unsigned char raw[PAIRTOK_TOKEN_RAW_LEN];
     randombytes_buf(raw, sizeof raw);
     sodium_bin2base64(out, PAIRTOK_TOKEN_LEN + 1, raw, sizeof raw,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);
-    return 0;
+    return PAIRTOK_OK;
 }
 
 void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32])
@@ -90,4 +90,9 @@ bool pairtok_token_is_well_formed(const char *token, size_t len)
         good &= token_char(c);
     }
     return good == 1;
+}
+
+const char *pairtok_version(void)
+{
+    return PAIRTOK_VERSION;
 }

@@ -160,6 +160,34 @@ static void now_epoch_is_plausible(void **state)
     assert_true(pairtok_now_epoch() > 1700000000u);
 }
 
+static void version_is_the_headers(void **state)
+{
+    (void)state;
+    assert_string_equal(pairtok_version(), PAIRTOK_VERSION);
+}
+
+static void list_append_copies_the_record(void **state)
+{
+    (void)state;
+    char label[] = "phone";
+    pairtok_record rec = {.expires_at_epoch = 2, .issued_at_epoch = 1, .label = label};
+    strcpy(rec.principal, "alice");
+    pairtok_record_list list = {0};
+    pairtok_error err;
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(pairtok_record_list_append(&list, &rec, &err), PAIRTOK_OK);
+    }
+    label[0] = 'P';
+    assert_int_equal(list.count, 40);
+    assert_true(list.capacity >= 40);
+    assert_string_equal(list.items[39].label, "phone");
+    assert_ptr_not_equal(list.items[39].label, label);
+    assert_string_equal(list.items[0].principal, "alice");
+    pairtok_record_list_free(&list);
+    assert_int_equal(list.count, 0);
+    assert_null(list.items);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +201,8 @@ int main(void)
         cmocka_unit_test(prune_counts_expiry_equal_to_now_as_expired),
         cmocka_unit_test(strerror_covers_every_status),
         cmocka_unit_test(now_epoch_is_plausible),
+        cmocka_unit_test(version_is_the_headers),
+        cmocka_unit_test(list_append_copies_the_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
