@@ -68,10 +68,12 @@ static struct pairtok_list_origin *origin_of(const pairtok_record_list *list)
     return o;
 }
 
+/* An empty list needs no origin (it is the same as none), so a caller who
+ * got nothing back has nothing to free. */
 pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err)
 {
-    struct pairtok_list_origin *o = origin_of(list);
-    if (o == NULL) {
+    struct pairtok_list_origin *o = NULL;
+    if (list->count > 0 && (o = origin_of(list)) == NULL) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     list_origin_free(list->origin);
@@ -221,7 +223,7 @@ static pairtok_status plan_save(const pairtok_record_list *list, save_job *job, 
     }
     classify(list, job);
     /* Made before the commit, so that nothing can fail after it. */
-    if ((job->next_origin = origin_of(list)) == NULL) {
+    if (list->count > 0 && (job->next_origin = origin_of(list)) == NULL) {
         return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     job->plan.list = list;
