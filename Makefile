@@ -6,6 +6,10 @@
 #   make demo       the pair flow on a throwaway home
 #   make install    PREFIX=/usr/local DESTDIR=
 #
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
+# added after the project's own flags (warnings and -Werror stay on), so
+# the hardening flags of dpkg-buildflags reach every object and link.
+#
 # Missing Debian packages are installed by scripts/install-deps first.
 # Fragments in mk/*.mk add their own programs (PROGRAMS), tests (TEST_CMDS,
 # TEST_DEPS) and install steps (extra prerequisites of install/uninstall).
@@ -22,21 +26,32 @@ BUILD ?= build
 SAN   ?= 0
 CC    ?= cc
 
-VERSION := 0.1.0
+# The version has one home, the header; the library's file name and the
+# .pc file follow it.
+VERSION := $(shell sed -n 's/^.define PAIRTOK_VERSION "\(.*\)"$$/\1/p' include/pairtok.h)
+ifeq ($(VERSION),)
+$(error cannot read PAIRTOK_VERSION from include/pairtok.h)
+endif
 SOMAJOR := 0
 
 WARN := -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror
+CPPFLAGS ?=
+CFLAGS   ?=
+LDFLAGS  ?=
+# A caller's own _FORTIFY_SOURCE level replaces ours: two different
+# definitions would be a redefinition warning, an error under -Werror.
+FORTIFY := $(if $(filter -D_FORTIFY_SOURCE=%,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
 ifeq ($(SAN),1)
 OPT    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 HARDEN := -fstack-protector-strong
 else
 OPT    := -O2 -g
-HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+HARDEN := $(FORTIFY) -fstack-protector-strong
 endif
-CFLAGS ?=
 CPPFLAGS_ALL := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc
-CFLAGS_ALL   := -std=c11 $(WARN) $(OPT) $(HARDEN) -fPIC $(CPPFLAGS_ALL) $(CFLAGS)
-LDFLAGS_EXE  := -pie -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT))
+CFLAGS_ALL   := -std=c11 $(WARN) $(OPT) $(HARDEN) -fPIC $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS)
+LDFLAGS_ALL  := -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
+LDFLAGS_EXE  := -pie $(LDFLAGS_ALL)
 
 LIB_LIBS  := -lsodium
 CLI_LIBS  := -lqrencode -ljansson
@@ -73,7 +88,7 @@ $(LIB_A): $(LIB_OBJS)
 
 $(LIB_SO): $(LIB_OBJS) src/libpairtok.map
 	$(CC) -shared -Wl,-soname,libpairtok.so.$(SOMAJOR) -Wl,--version-script=src/libpairtok.map \
-	    -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT)) -o $@ $(LIB_OBJS) $(LIB_LIBS)
+	    $(LDFLAGS_ALL) -o $@ $(LIB_OBJS) $(LIB_LIBS)
 	ln -sf libpairtok.so.$(VERSION) $(BUILD)/libpairtok.so.$(SOMAJOR)
 	ln -sf libpairtok.so.$(SOMAJOR) $(BUILD)/libpairtok.so
 
