@@ -54,6 +54,13 @@ LDFLAGS_ALL  := -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
 LDFLAGS_EXE  := -pie $(LDFLAGS_ALL)
 
 LIB_LIBS  := -lsodium
+# What LIB_LIBS links, for the .pc file (`pkg-config --static`): packages
+# in Requires.private, bare -l flags in Libs.private.  libpq belongs in the
+# latter (-lpq): Debian's libpq.pc names static libraries that libpq-dev
+# does not ship (-lpgcommon -lpgport), so with libpq in Requires.private
+# every `pkg-config --static --libs libpairtok` link would fail.
+LIB_PC_REQUIRES     := libsodium
+LIB_PC_LIBS_PRIVATE :=
 CLI_LIBS  := -lqrencode -ljansson
 TEST_LIBS := -lcmocka
 
@@ -73,7 +80,7 @@ PROGRAMS  :=
 TEST_CMDS := $(UNIT_BINS)
 
 .PHONY: all deps check check-build demo install uninstall clean
-all: deps $(LIB_A) $(LIB_SO) $(BUILD)/pairtok.pc programs
+all: deps $(LIB_A) $(LIB_SO) $(BUILD)/libpairtok.pc programs
 
 deps:
 	@scripts/install-deps
@@ -92,12 +99,19 @@ $(LIB_SO): $(LIB_OBJS) src/libpairtok.map
 	ln -sf libpairtok.so.$(VERSION) $(BUILD)/libpairtok.so.$(SOMAJOR)
 	ln -sf libpairtok.so.$(SOMAJOR) $(BUILD)/libpairtok.so
 
-$(BUILD)/pairtok.pc: Makefile
+# `pkg-config --cflags --libs libpairtok`.  Rewritten only when its text
+# changes, so a new PREFIX or LIBDIR reaches it without a clean build.
+$(BUILD)/libpairtok.pc: FORCE
 	@mkdir -p $(BUILD)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
 	    'Name: libpairtok' 'Description: pair-device token store of the Astrid runtime' \
-	    'Version: $(VERSION)' 'Requires.private: libsodium' \
-	    'Libs: -L$${libdir} -lpairtok' 'Cflags: -I$${includedir}' > $@
+	    'Version: $(VERSION)' 'Requires.private: $(LIB_PC_REQUIRES)' \
+	    'Libs: -L$${libdir} -lpairtok' $(if $(LIB_PC_LIBS_PRIVATE),'Libs.private: $(LIB_PC_LIBS_PRIVATE)') \
+	    'Cflags: -I$${includedir}' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@ && echo "wrote $@"; fi
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -117,19 +131,23 @@ check: deps
 	$(MAKE) --no-print-directory check-build BUILD=build/asan SAN=1
 	scripts/run-tests build build/asan
 
+# The library, its header, .pc file and man page (mk/cli.mk adds the CLI).
 install: all
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/pairtok.h $(DESTDIR)$(INCDIR)/pairtok.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libpairtok.a
-	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(VERSION)
+	install -m 644 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(VERSION)
 	ln -sf libpairtok.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(SOMAJOR)
 	ln -sf libpairtok.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpairtok.so
-	install -m 644 $(BUILD)/pairtok.pc $(DESTDIR)$(PCDIR)/pairtok.pc
+	install -m 644 $(BUILD)/libpairtok.pc $(DESTDIR)$(PCDIR)/libpairtok.pc
+	install -m 644 man/pairtok.3 $(DESTDIR)$(MANDIR)/man3/pairtok.3
 
+# pairtok.pc is the name older versions installed the .pc file under.
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/pairtok.h $(DESTDIR)$(LIBDIR)/libpairtok.a \
 	    $(DESTDIR)$(LIBDIR)/libpairtok.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpairtok.so.$(SOMAJOR) \
-	    $(DESTDIR)$(LIBDIR)/libpairtok.so $(DESTDIR)$(PCDIR)/pairtok.pc
+	    $(DESTDIR)$(LIBDIR)/libpairtok.so $(DESTDIR)$(PCDIR)/libpairtok.pc \
+	    $(DESTDIR)$(PCDIR)/pairtok.pc $(DESTDIR)$(MANDIR)/man3/pairtok.3
 
 clean:
 	rm -rf build

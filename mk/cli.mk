@@ -24,17 +24,17 @@ $(JSONQ): $(BUILD)/obj/tests/cli/jsonq.o
 install: install-cli
 uninstall: uninstall-cli
 
+# The completion file is named after the command: bash-completion loads
+# completions/<command> the first time <command> is completed.
 install-cli: $(CLI_BIN)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
-	    $(DESTDIR)$(COMPLETIONSDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(COMPLETIONSDIR)
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/pairtok
 	install -m 644 man/pairtok.1 $(DESTDIR)$(MANDIR)/man1/pairtok.1
-	install -m 644 man/pairtok.3 $(DESTDIR)$(MANDIR)/man3/pairtok.3
 	install -m 644 completions/pairtok.bash $(DESTDIR)$(COMPLETIONSDIR)/pairtok
 
 uninstall-cli:
 	rm -f $(DESTDIR)$(BINDIR)/pairtok $(DESTDIR)$(MANDIR)/man1/pairtok.1 \
-	    $(DESTDIR)$(MANDIR)/man3/pairtok.3 $(DESTDIR)$(COMPLETIONSDIR)/pairtok
+	    $(DESTDIR)$(COMPLETIONSDIR)/pairtok
 
 # The pair flow on a throwaway home; never touches ~/.astrid.
 demo: deps all
