@@ -5,6 +5,7 @@
 #   make check      every test, then again under ASan+UBSan (build/asan/)
 #   make demo       the pair flow on a throwaway home
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        Debian packages into build/deb/ (mk/deb.mk)
 #
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
 # added after the project's own flags (warnings and -Werror stay on), so
@@ -26,8 +27,8 @@ BUILD ?= build
 SAN   ?= 0
 CC    ?= cc
 
-# The version has one home, the header; the library's file name and the
-# .pc file follow it.
+# The version has one home, the header; the library's file name, the .pc
+# file and debian/changelog (checked by `make deb`) follow it.
 VERSION := $(shell sed -n 's/^.define PAIRTOK_VERSION "\(.*\)"$$/\1/p' include/pairtok.h)
 ifeq ($(VERSION),)
 $(error cannot read PAIRTOK_VERSION from include/pairtok.h)
@@ -82,8 +83,13 @@ TEST_CMDS := $(UNIT_BINS)
 .PHONY: all deps check check-build demo install uninstall clean
 all: deps $(LIB_A) $(LIB_SO) $(BUILD)/libpairtok.pc programs
 
+# INSTALL_DEPS=0 when the build dependencies are someone else's business
+# (a package build: debian/control's Build-Depends).
+INSTALL_DEPS ?= 1
 deps:
+ifeq ($(INSTALL_DEPS),1)
 	@scripts/install-deps
+endif
 
 $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)

@@ -12,8 +12,19 @@ PROGRAMS  += $(CLI_BIN)
 TEST_CMDS += $(sort $(wildcard tests/cli/test-*.sh))
 TEST_DEPS += $(CLI_BIN) $(JSONQ)
 
-$(CLI_BIN): $(CLI_OBJS) $(LIB_A)
-	$(CC) $(LDFLAGS_EXE) -o $@ $(CLI_OBJS) $(LIB_A) $(LIB_LIBS) $(CLI_LIBS)
+# The CLI links libpairtok.a, so the tests run build/pairtok as it is.
+# CLI_SHARED=1 (the Debian package) links libpairtok.so instead, so the
+# library is shipped once and the pairtok package depends on libpairtok0.
+ifeq ($(CLI_SHARED),1)
+CLI_LIB      := $(LIB_SO)
+CLI_LIB_LINK := -L$(BUILD) -lpairtok
+else
+CLI_LIB      := $(LIB_A)
+CLI_LIB_LINK := $(LIB_A)
+endif
+
+$(CLI_BIN): $(CLI_OBJS) $(CLI_LIB)
+	$(CC) $(LDFLAGS_EXE) -o $@ $(CLI_OBJS) $(CLI_LIB_LINK) $(LIB_LIBS) $(CLI_LIBS)
 
 # An explicit rule, so the unit-test pattern rule does not claim it.
 $(JSONQ): $(BUILD)/obj/tests/cli/jsonq.o
