@@ -15,9 +15,9 @@
 # dpkg-buildpackage writes its results to the parent directory of the
 # source tree, so the package is built from a copy, $(DEB_SRC), whose
 # parent is $(DEB_DIR): nothing is written outside build/.  The copy is
-# the working tree, uncommitted changes included: in a git checkout, the
-# files git tracks or would track (.gitignore applies), else everything but
-# build/.
+# the working tree, uncommitted changes included: in a git checkout or
+# worktree, the files git tracks or would track (.gitignore applies), else
+# everything but build/.
 
 DEB_DIR     := build/deb
 DEB_SRC     := $(DEB_DIR)/pairtok-$(VERSION)
@@ -26,7 +26,7 @@ DEB_LINTIAN ?= 1
 
 # The files of the source tree, NUL-terminated, for tar --null -T -.
 define deb_tree_files
-if [ -d .git ] && command -v git >/dev/null; then \
+if [ -e .git ] && command -v git >/dev/null; then \
     git ls-files -z --cached --others --exclude-standard | \
         xargs -0 sh -c 'for f; do if [ -e "$$f" ]; then printf "%s\0" "$$f"; fi; done' sh; \
 else \
