@@ -11,7 +11,9 @@
 # added after the project's own flags (warnings and -Werror stay on), so
 # the hardening flags of dpkg-buildflags reach every object and link.
 #
-# Missing Debian packages are installed by scripts/install-deps first.
+# `make check`, `make demo`, `make bench` and `make deb` first install the
+# missing Debian packages (scripts/install-deps); plain `make` installs
+# nothing and names what is missing.
 # Fragments in mk/*.mk add their own programs (PROGRAMS), tests (TEST_CMDS,
 # TEST_DEPS) and install steps (extra prerequisites of install/uninstall).
 
@@ -80,18 +82,26 @@ UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o)
 PROGRAMS  :=
 TEST_CMDS := $(UNIT_BINS)
 
-.PHONY: all deps check check-build demo install uninstall clean
-all: deps $(LIB_A) $(LIB_SO) $(BUILD)/libpairtok.pc programs
+.PHONY: all deps deps-check check check-build demo install uninstall clean
+all: deps-check $(LIB_A) $(LIB_SO) $(BUILD)/libpairtok.pc programs
 
-# INSTALL_DEPS=0 when the build dependencies are someone else's business
-# (a package build: debian/control's Build-Depends).
+# `deps` installs what is missing (make check, demo, bench, deb call it);
+# plain `make` only checks (`deps-check`) and stops with one line naming
+# the missing packages.  INSTALL_DEPS=0 when the build dependencies are
+# someone else's business (a package build: debian/control's
+# Build-Depends).
 INSTALL_DEPS ?= 1
 deps:
 ifeq ($(INSTALL_DEPS),1)
 	@scripts/install-deps
 endif
 
-$(BUILD)/obj/%.o: %.c | deps
+deps-check:
+ifeq ($(INSTALL_DEPS),1)
+	@scripts/install-deps --check-build
+endif
+
+$(BUILD)/obj/%.o: %.c | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
