@@ -16,6 +16,12 @@ bool cli_is_token_shaped(const char *arg)
     return len == PAIRTOK_TOKEN_LEN && pairtok_token_is_well_formed(arg, len);
 }
 
+bool cli_principal_is_well_formed(const char *principal)
+{
+    /* The library's "valid" is well-formed and not reserved. */
+    return pairtok_principal_is_valid(principal) || strcmp(principal, "anonymous") == 0;
+}
+
 bool cli_might_be_token(const char *arg)
 {
     /* Any run of token characters long enough to be a good part of one:

@@ -45,6 +45,11 @@ bool cli_parse_args(cli_ctx *ctx, int argc, char **argv, const cli_option *optio
 /* True if `arg` has exactly the shape of a pair token. */
 bool cli_is_token_shaped(const char *arg);
 
+/* True if `principal` matches [A-Za-z0-9_-]{1,64}, the reserved name
+ * `anonymous` included: a filter (list, revoke) may name it, only issue
+ * may not. */
+bool cli_principal_is_well_formed(const char *principal);
+
 /* True if `arg` holds a long run of token characters - probably a token,
  * maybe mistyped or glued to an option name - which an error message must
  * not echo. */

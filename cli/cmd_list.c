@@ -164,8 +164,9 @@ int cmd_list(cli_ctx *ctx, int argc, char **argv)
     if (!cli_parse_args(ctx, argc, argv, options, 0, &ops, &status)) {
         return status;
     }
-    /* The library would just match nothing; a typo deserves an error. */
-    if (principal != NULL && !pairtok_principal_is_valid(principal)) {
+    /* Checked before the store is opened, so that a typo is a usage error
+     * whatever state the store is in. */
+    if (principal != NULL && !cli_principal_is_well_formed(principal)) {
         return cli_usage_error(ctx, "--principal: not a valid principal ([A-Za-z0-9_-]{1,64})");
     }
     pairtok_store *store;

@@ -42,6 +42,10 @@ int cmd_revoke(cli_ctx *ctx, int argc, char **argv)
     if ((ops.count == 1) == (principal != NULL)) {
         return cli_usage_error(ctx, "give either an ID or --principal P");
     }
+    /* As for list: any well-formed principal, `anonymous` included. */
+    if (principal != NULL && !cli_principal_is_well_formed(principal)) {
+        return cli_usage_error(ctx, "--principal: not a valid principal ([A-Za-z0-9_-]{1,64})");
+    }
     pairtok_store *store;
     status = cli_open_store(ctx, &store);
     if (status != CLI_EXIT_OK) {

@@ -85,6 +85,44 @@ filter()
     expect_rc 2
 }
 
+# A filter takes every well-formed principal: only issue refuses the
+# reserved name, and a hand-written store may hold tokens for it.
+filter_any_well_formed()
+{
+    local n long
+    n=$(now)
+    long=$(printf 'a%.0s' {1..64})
+    {
+        record AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1 anonymous "$n" $((n + 300))
+        record AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA2 alice "$n" $((n + 300))
+        record AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA3 "$long" "$n" $((n + 300))
+    } | write_store
+    run pt list --principal anonymous --json
+    expect_rc 0
+    expect_eq "$ERR" ""
+    expect_eq "$(jq_out .)" "[1]"
+    expect_eq "$(jq_out 0.principal)" anonymous
+    run pt list --principal "$long" --json
+    expect_rc 0
+    expect_eq "$(jq_out .)" "[1]"
+    for bad in "${long}a" "" "bad name" "al/ice" "é"; do
+        run pt list --principal "$bad"
+        expect_rc 2
+        expect_contains "$ERR" "pairtok: list: --principal: not a valid principal"
+        run pt revoke --principal "$bad"
+        expect_rc 2
+        expect_contains "$ERR" "pairtok: revoke: --principal: not a valid principal"
+    done
+    run pt revoke --principal anonymous
+    expect_rc 0
+    expect_eq "$OUT" "revoked 1 token"
+    run pt list --json
+    expect_eq "$(jq_out .)" "[2]"
+    run pt issue anonymous
+    expect_rc 2
+    expect_contains "$ERR" "'anonymous' is reserved"
+}
+
 hides_expired()
 {
     local n
@@ -137,6 +175,7 @@ t "list on a missing store is empty and creates nothing" empty
 t "list shows a sorted table with ids, UTC times, time left" table
 t "list --json has the documented shape" json
 t "list --principal filters" filter
+t "list and revoke --principal take any well-formed principal, anonymous too" filter_any_well_formed
 t "list hides expired tokens" hides_expired
 t "list escapes control characters in labels" escaping
 t "list shortens long labels in the table only" long_label
