@@ -67,4 +67,9 @@ int cli_write_all(int fd, const char *buf, size_t len);
  * Returns `status`, or CLI_EXIT_STORE if the output was lost. */
 int cli_finish_stdout(const cli_ctx *ctx, int status);
 
+/* Flush and close stdout, so that an error only close(2) reports (a
+ * delayed write on a network file system) is not lost at exit either.
+ * Returns 0, or -1 with errno set.  Nothing may use stdout afterwards. */
+int cli_close_stdout(void);
+
 #endif /* PAIRTOK_CLI_H */

@@ -8,6 +8,7 @@
  * output cannot tell an attacker which it was.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,20 +46,33 @@ static int take_token(const cli_ctx *ctx, char *arg, char token[PAIRTOK_TOKEN_LE
     return CLI_EXIT_OK;
 }
 
-static int print_record(const cli_ctx *ctx, const pairtok_record *rec, bool json)
+static int write_record(const pairtok_record *rec, bool json)
 {
     if (!json) {
-        printf("%s\n", rec->principal);
-        return cli_finish_stdout(ctx, CLI_EXIT_OK);
+        /* A principal is [A-Za-z0-9_-]{1,64}: nothing to escape. */
+        char line[PAIRTOK_PRINCIPAL_MAX + 2];
+        int len = snprintf(line, sizeof line, "%s\n", rec->principal);
+        return cli_write_all(STDOUT_FILENO, line, (size_t)len);
     }
     json_t *obj = cli_json_record(rec, NULL, CLI_JSON_REDEEM);
-    int rc = obj != NULL ? cli_json_write(STDOUT_FILENO, obj) : -1;
     if (obj == NULL) {
         errno = ENOMEM;
+        return -1;
     }
+    int rc = cli_json_write(STDOUT_FILENO, obj);
+    int saved = errno;
     json_decref(obj);
-    if (rc != 0) {
-        cli_warn(ctx, "cannot write the result: %s", strerror(errno));
+    errno = saved;
+    return rc;
+}
+
+/* The token is used up by now, whatever happens to the output: a script
+ * must learn that from the exit status and the message. */
+static int print_record(const cli_ctx *ctx, const pairtok_record *rec, bool json)
+{
+    if (write_record(rec, json) != 0 || cli_close_stdout() != 0) {
+        cli_warn(ctx, "the token was used, but the result could not be written: %s",
+                 strerror(errno));
         return CLI_EXIT_STORE;
     }
     return CLI_EXIT_OK;
@@ -93,6 +107,9 @@ int cmd_redeem(cli_ctx *ctx, int argc, char **argv)
     cli_operands ops;
     int status;
     char token[PAIRTOK_TOKEN_LEN + 1];
+    /* A reader that went away must fail the write of the result, so that
+     * redeem can say the token was used, not kill us after using it. */
+    signal(SIGPIPE, SIG_IGN);
     if (!cli_parse_args(ctx, argc, argv, options, 1, &ops, &status)) {
         return status;
     }

@@ -34,3 +34,14 @@ int cli_finish_stdout(const cli_ctx *ctx, int status)
     }
     return status;
 }
+
+int cli_close_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int saved = errno != 0 ? errno : EIO;
+        fclose(stdout);
+        errno = saved;
+        return -1;
+    }
+    return fclose(stdout) == 0 ? 0 : -1;
+}

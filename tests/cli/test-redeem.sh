@@ -275,6 +275,49 @@ unsafe_store()
     expect_rc 0
 }
 
+# The reader of redeem's output is gone before the result is written: the
+# token is used up all the same, so redeem must say that on stderr and exit 3
+# rather than die of SIGPIPE.
+closed_pipe()
+{
+    local tok rc json
+    mkfifo "$T/in"
+    for json in "" --json; do
+        tok=$(pt issue alice)
+        # The reader closes its end of the pipe first and only then hands
+        # redeem the token: no reader is left when the result is written.
+        # shellcheck disable=SC2086 # $json is empty or one word
+        pt redeem $json <"$T/in" 2>"$T/err" | {
+            exec <&-
+            printf '%s\n' "$tok" >"$T/in"
+        }
+        rc=${PIPESTATUS[0]}
+        RC=$rc ERR=$(cat "$T/err") OUT=""
+        expect_rc 3
+        expect_eq "$ERR" "pairtok: redeem: the token was used, but the result could not be written: Broken pipe"
+        expect_no_token_in_err "$tok"
+        run pt redeem "$tok"
+        expect_rc 1
+    done
+}
+
+# The same for a full disk.
+full_disk()
+{
+    local tok json
+    for json in "" --json; do
+        tok=$(pt issue alice)
+        RC=0
+        # shellcheck disable=SC2086 # $json is empty or one word
+        pt redeem $json "$tok" >/dev/full 2>"$T/err" || RC=$?
+        ERR=$(cat "$T/err")
+        expect_rc 3
+        expect_eq "$ERR" "pairtok: redeem: the token was used, but the result could not be written: No space left on device"
+        run pt redeem "$tok"
+        expect_rc 1
+    done
+}
+
 t "redeem works once; the second is refused (exit 1)" single_use
 t "redeem reads the token from stdin" from_stdin
 t "redeem --json has the documented shape" json
@@ -286,4 +329,6 @@ t "malformed stdin (NUL, junk, over-long) exits 2" malformed_stdin
 t "tokens beginning with '-' redeem" dash_tokens
 t "a store written by the Rust implementation works" rust_style_store
 t "redeem on an unsafe store exits 3" unsafe_store
+t "redeem into a closed pipe: exit 3, 'token was used', no SIGPIPE" closed_pipe
+t "redeem into a full disk: exit 3, 'token was used'" full_disk
 done_testing
