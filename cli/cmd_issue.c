@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cmd_issue.c - `pairtok issue PRINCIPAL [--label TEXT] [--ttl SECONDS]
+ * cmd_issue.c - `pairtok issue PRINCIPAL [--label TEXT] [--ttl DURATION]
  * [--json] [--qr]`: mint a token and show it, once.
  *
  * Standard output carries the token (or the JSON object) and nothing else,
@@ -18,6 +18,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "duration.h"
 #include "json_out.h"
 #include "qr.h"
 #include "timefmt.h"
@@ -29,25 +30,6 @@ typedef struct issue_request {
     bool json;
     bool qr;
 } issue_request;
-
-/* Decimal digits only.  Values too large for uint32_t saturate, so that
- * the library's "exceeds the 1-hour cap" message covers them too. */
-static bool parse_ttl(const char *text, uint32_t *out)
-{
-    uint64_t value = 0;
-    if (*text == '\0' || strspn(text, "0123456789") != strlen(text)) {
-        return false;
-    }
-    for (; *text != '\0'; text++) {
-        value = value * 10 + (uint64_t)(*text - '0');
-        if (value > UINT32_MAX) {
-            value = UINT32_MAX;
-            break;
-        }
-    }
-    *out = (uint32_t)value;
-    return true;
-}
 
 static void print_context(const pairtok_record *rec)
 {
@@ -148,9 +130,12 @@ int cmd_issue(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "missing PRINCIPAL");
     }
     req.principal = ops.items[0];
-    if (ttl_text != NULL && !parse_ttl(ttl_text, &req.ttl)) {
-        return cli_usage_error(ctx, "--ttl: '%s' is not a whole number of seconds",
-                               cli_might_be_token(ttl_text) ? "(not shown)" : ttl_text);
+    cli_duration_result ttl =
+        ttl_text != NULL ? cli_duration_parse(ttl_text, &req.ttl) : CLI_DURATION_OK;
+    if (ttl != CLI_DURATION_OK) {
+        return cli_usage_error(ctx, "--ttl: '%s' %s; %s",
+                               cli_might_be_token(ttl_text) ? "(not shown)" : ttl_text,
+                               cli_duration_strerror(ttl), CLI_DURATION_FORMS);
     }
     /* A closed pipe must fail the write, not kill us before withdraw(). */
     signal(SIGPIPE, SIG_IGN);

@@ -40,7 +40,7 @@ static const char tool_help[] =
     "argument, 3 store problem.  See pairtok(1).\n";
 
 static const char issue_help[] =
-    "Usage: pairtok issue PRINCIPAL [--label TEXT] [--ttl SECONDS] [--json] [--qr]\n"
+    "Usage: pairtok issue PRINCIPAL [--label TEXT] [--ttl DURATION] [--json] [--qr]\n"
     "\n"
     "Mint a single-use pair token for PRINCIPAL ([A-Za-z0-9_-]{1,64}) and print\n"
     "it alone on one line of standard output, so that T=$(pairtok issue alice)\n"
@@ -49,7 +49,8 @@ static const char issue_help[] =
     "\n"
     "Options:\n"
     "  --label TEXT     a note shown by 'list', e.g. \"alice's phone\"\n"
-    "  --ttl SECONDS    lifetime, 1 to 3600 (default 300)\n"
+    "  --ttl DURATION   lifetime, 1s to 1h (default 5m): whole seconds (300), or\n"
+    "                   h, m and s in that order (90s, 5m, 1h, 1m30s, 1h0m0s)\n"
     "  --json           print {token, id, principal, label, issued_at_epoch,\n"
     "                   expires_at_epoch} instead of the bare token\n"
     "  --qr             also draw the token as a QR code on standard error, for\n"

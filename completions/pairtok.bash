@@ -91,7 +91,12 @@ _pairtok()
             mapfile -t COMPREPLY < <(compgen -W "$(_pairtok_list_field 2)" -- "$cur")
             return
             ;;
-        --label | --ttl)
+        --ttl)
+            # Examples of the forms --ttl takes (seconds, or h/m/s units).
+            mapfile -t COMPREPLY < <(compgen -W "60 300 90s 2m 5m 15m 30m 1h" -- "$cur")
+            return
+            ;;
+        --label)
             return
             ;;
     esac

@@ -58,3 +58,13 @@ TEST_DEPS += $(QR2PBM)
 $(QR2PBM): $(BUILD)/obj/tests/cli/qr2pbm.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_EXE) -o $@ $<
+
+# Unit test of the --ttl parser (tests/cli/test_duration.c); an explicit
+# rule, so the unit-test pattern rule does not claim it.
+CLI_DURATION_TEST := $(BUILD)/tests/test_cli_duration
+TEST_DEPS += $(CLI_DURATION_TEST)
+TEST_CMDS += $(CLI_DURATION_TEST)
+$(BUILD)/obj/tests/cli/test_duration.o: private CFLAGS_ALL += -Icli
+$(CLI_DURATION_TEST): $(BUILD)/obj/tests/cli/test_duration.o $(BUILD)/obj/cli/duration.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_EXE) -o $@ $^ $(TEST_LIBS)

@@ -42,7 +42,8 @@ command_help()
     # Help wins over missing operands, and works after global options.
     run pt issue --help
     expect_rc 0
-    expect_contains "$OUT" "--ttl SECONDS"
+    expect_contains "$OUT" "--ttl DURATION"
+    expect_contains "$OUT" "(90s, 5m, 1h, 1m30s, 1h0m0s)"
     run pt redeem --help
     expect_contains "$OUT" "ps"
     expect_contains "$OUT" "history"
@@ -149,10 +150,20 @@ completion()
         complete -p pairtok
         COMP_WORDS=(pairtok "") COMP_CWORD=1; _pairtok; echo "${COMPREPLY[*]}"
         COMP_WORDS=(pairtok issue alice --q) COMP_CWORD=3; _pairtok; echo "${COMPREPLY[*]}"
+        COMP_WORDS=(pairtok issue alice --ttl "") COMP_CWORD=4; _pairtok; echo "${COMPREPLY[*]}"
+        COMP_WORDS=(pairtok issue alice --ttl = 1) COMP_CWORD=5; _pairtok; echo "${COMPREPLY[*]}"
     ' _ "$SRCDIR/completions/pairtok.bash"
     expect_rc 0
     expect_contains "$OUT" "issue redeem list revoke prune path check"
     expect_contains "$OUT" "--qr"
+    expect_contains "$OUT" "60 300 90s 2m 5m 15m 30m 1h"
+    expect_contains "$OUT" $'\n15m 1h'
+    # Every --ttl it offers is one issue takes.
+    local d
+    for d in 60 300 90s 2m 5m 15m 30m 1h; do
+        run pt issue alice --ttl "$d"
+        expect_rc 0
+    done
 }
 
 t "--version prints the version" version

@@ -74,22 +74,54 @@ label_and_ttl()
     expect_rc 0
 }
 
+# issue --ttl VALUE --json: the lifetime it gave the token, in seconds.
+lifetime_of()
+{
+    run pt issue alice --ttl "$1" --json
+    expect_rc 0
+    echo $(($(jq_out expires_at_epoch) - $(jq_out issued_at_epoch)))
+}
+
+durations()
+{
+    local spec
+    for spec in 1:1 300:300 3600:3600 0300:300 90s:90 5m:300 1h:3600 1m30s:90 1h0m0s:3600 \
+        0h5m:300 60m:3600 3600s:3600 59m60s:3600 1m0s:60 00001s:1; do
+        expect_eq "$(lifetime_of "${spec%%:*}")" "${spec#*:}" "--ttl ${spec%%:*}"
+    done
+    run pt issue alice --ttl=2m30s --json
+    expect_rc 0
+    expect_eq "$(($(jq_out expires_at_epoch) - $(jq_out issued_at_epoch)))" 150
+}
+
 bad_ttl()
 {
-    run pt issue alice --ttl 0
-    expect_rc 2
-    expect_contains "$ERR" "pairtok: issue: "
-    expect_contains "$ERR" "must be greater than 0"
-    run pt issue alice --ttl 3601
-    expect_rc 2
-    expect_contains "$ERR" "exceeds the 1-hour cap (3600s)"
-    run pt issue alice --ttl 99999999999999999999999
-    expect_rc 2
-    expect_contains "$ERR" "exceeds the 1-hour cap (3600s)"
-    for bad in abc -5 "" 60s " 60" 1e3 0x10; do
+    local forms="give 1 to 3600 seconds, or h, m and s in that order: 300, 90s, 5m, 1m30s, 1h"
+    local bad
+    for bad in 0 0s 0h0m0s 00; do
         run pt issue alice --ttl "$bad"
         expect_rc 2
-        expect_contains "$ERR" "--ttl"
+        expect_eq "$ERR" "pairtok: issue: --ttl: '$bad' is zero; $forms
+Try 'pairtok issue --help'."
+    done
+    for bad in 3601 61m 2h 1h1s 59m61s 4294967296 4294967297s 1193047h 99999h; do
+        run pt issue alice --ttl "$bad"
+        expect_rc 2
+        expect_contains "$ERR" "pairtok: issue: --ttl: '$bad' is more than one hour; $forms"
+    done
+    # A long run of digits could be a token pasted in the wrong place.
+    for bad in 99999999999999999999 99999999999999999999s 1h99999999999999999999s \
+        9999999999h9999999999m 18446744073709551617 1147797409030816545h; do
+        run pt issue alice --ttl "$bad"
+        expect_rc 2
+        expect_contains "$ERR" "pairtok: issue: --ttl: '(not shown)' is more than one hour; $forms"
+    done
+    for bad in abc -5 "" " 60" "60 " 1e3 0x10 1.5m "5 m" m s 1s1m 1m1m 1h1h 1h30 5M 1d \
+        +5 5ms 1hm 1m30sx "1m 30s" $'5\n' h5 ms; do
+        run pt issue alice --ttl "$bad"
+        expect_rc 2
+        expect_contains "$ERR" "pairtok: issue: --ttl: '"
+        expect_contains "$ERR" "' is not a duration; $forms"
     done
     [ ! -e "$(store_path)" ] || fail "a refused issue wrote the store"
 }
@@ -195,7 +227,8 @@ limit()
 t "issue prints only the token; store 0600 in a 0700 dir" plain
 t "issue --json has the documented shape" json
 t "issue --label, --ttl, options in any order" label_and_ttl
-t "issue refuses bad lifetimes (exit 2)" bad_ttl
+t "issue --ttl takes seconds and h/m/s durations (90s, 5m, 1h, 1m30s)" durations
+t "issue refuses bad lifetimes (exit 2) and shows the accepted forms" bad_ttl
 t "issue refuses bad principals and labels (exit 2)" bad_principal
 t "issue --qr draws on stderr, token alone on stdout" qr
 t "issue revokes a token it could not write out" undelivered

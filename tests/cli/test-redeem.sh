@@ -155,7 +155,7 @@ malformed_argument()
     expect_no_token_in_err "$tok"
     run pt issue alice --ttl "$tok"
     expect_rc 2
-    expect_contains "$ERR" "--ttl: '(not shown)' is not a whole number of seconds"
+    expect_contains "$ERR" "--ttl: '(not shown)' is not a duration"
     expect_no_token_in_err "$tok"
     # None of that used the token up.
     run pt redeem "$tok"
