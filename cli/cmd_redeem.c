@@ -18,17 +18,45 @@
 #include "args.h"
 #include "cli.h"
 #include "json_out.h"
+#include "noecho.h"
 #include "token_input.h"
+
+/* Prompt for the token at the terminal on stdin and read it with echo off,
+ * so that it does not stay on the screen.  Returns an exit status. */
+static int read_at_terminal(const cli_ctx *ctx, char token[PAIRTOK_TOKEN_LEN + 1],
+                            cli_token_result *result)
+{
+    cli_noecho noecho;
+    /* Echo off before the prompt shows: nothing typed after it echoes. */
+    if (cli_noecho_begin(STDIN_FILENO, &noecho) != 0) {
+        cli_warn(ctx,
+                 "cannot turn off echo on the terminal: %s (give the token on stdin "
+                 "through a pipe instead)",
+                 strerror(errno));
+        return CLI_EXIT_STORE;
+    }
+    fputs("pair token: ", stderr);
+    *result = cli_token_read(STDIN_FILENO, token);
+    int saved = errno;
+    int restored = cli_noecho_end(&noecho);
+    fputc('\n', stderr); /* the Enter was not echoed */
+    if (restored != 0) {
+        cli_warn(ctx, "cannot turn echo back on: %s (try 'stty echo')", strerror(errno));
+    }
+    errno = saved;
+    return CLI_EXIT_OK;
+}
 
 /* Take the token from `arg`, or from stdin when `arg` is NULL or "-". */
 static int take_token(const cli_ctx *ctx, char *arg, char token[PAIRTOK_TOKEN_LEN + 1])
 {
     cli_token_result result;
     if (arg == NULL || strcmp(arg, "-") == 0) {
-        if (isatty(STDIN_FILENO) == 1) {
-            fputs("pair token: ", stderr);
+        if (isatty(STDIN_FILENO) != 1) {
+            result = cli_token_read(STDIN_FILENO, token);
+        } else if (read_at_terminal(ctx, token, &result) != CLI_EXIT_OK) {
+            return CLI_EXIT_STORE;
         }
-        result = cli_token_read(STDIN_FILENO, token);
     } else {
         size_t len = strlen(arg);
         result = cli_token_from(arg, len, token);

@@ -67,6 +67,7 @@ static const char redeem_help[] =
     "Without TOKEN, or with '-', the token is the first line of standard input\n"
     "(surrounding whitespace ignored, at most 4096 bytes read).  Prefer that:\n"
     "a command-line argument is visible in 'ps' and saved in shell history.\n"
+    "At a terminal it prompts for the token and does not echo it.\n"
     "A TOKEN argument may begin with '-'.\n"
     "\n"
     "Options:\n"
