@@ -82,6 +82,8 @@ static bool parse_long(cli_ctx *ctx, int argc, char **argv, int *i, const cli_op
     const cli_option globals[] = {
         {"store", &ctx->store_opt, NULL},
         {"home", &ctx->home_opt, NULL},
+        {"audit-log", &ctx->audit_log_opt, NULL},
+        {"no-syslog", NULL, &ctx->no_syslog},
         {NULL, NULL, NULL},
     };
     const char *arg = argv[*i];

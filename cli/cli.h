@@ -22,13 +22,25 @@ enum {
     CLI_EXIT_STORE = 3,   /* store or system problem, or check found one */
 };
 
+/* Where audit events go (audit.c). */
+typedef struct cli_audit {
+    bool started;
+    int fd;           /* the --audit-log file, or -1 */
+    const char *path; /* its name, for messages */
+    bool use_syslog;
+    int failed_errno; /* first failed append, 0 if none */
+} cli_audit;
+
 /* State shared by every command: its name for messages and where the
  * store is.  Filled by main() and by the global options a command sees. */
 typedef struct cli_ctx {
     const char *command; /* "issue", ...; NULL before the command is known */
     const char *store_opt;
     const char *home_opt;
-    char path[PAIRTOK_PATH_MAX];
+    const char *audit_log_opt;
+    bool no_syslog;
+    char path[PAIRTOK_PATH_MAX]; /* a file path or a postgresql:// URI */
+    cli_audit audit;
 } cli_ctx;
 
 /* Commands: argv[0] is the command name; each returns an exit status. */
@@ -39,12 +51,16 @@ int cmd_revoke(cli_ctx *ctx, int argc, char **argv);
 int cmd_prune(cli_ctx *ctx, int argc, char **argv);
 int cmd_path(cli_ctx *ctx, int argc, char **argv);
 int cmd_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_init(cli_ctx *ctx, int argc, char **argv);
 
-/* Resolve ctx->path: --store, else --home, else the environment.  Returns
- * CLI_EXIT_OK or an exit status after printing why. */
+/* Resolve ctx->path: --store, else --home, else $PAIRTOK_STORE (a path or a
+ * URI), else $ASTRID_HOME or $HOME.  Returns CLI_EXIT_OK or an exit status
+ * after printing why. */
 int cli_resolve_path(cli_ctx *ctx);
 
-/* Resolve the path and open a handle on it.  Returns an exit status. */
+/* Resolve the path and open a handle on it.  For a command that changes
+ * the store, the audit sink is opened first and receives its events.
+ * Returns an exit status. */
 int cli_open_store(cli_ctx *ctx, pairtok_store **out);
 
 /* Exit status for a library status. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * cmd_maint.c - the upkeep commands: `pairtok prune`, `pairtok path` and
- * `pairtok check`.
+ * cmd_maint.c - the upkeep commands: `pairtok prune`, `pairtok path`,
+ * `pairtok check` and `pairtok init`.
  */
 #include <stdio.h>
 
@@ -40,19 +40,36 @@ int cmd_prune(cli_ctx *ctx, int argc, char **argv)
     return status;
 }
 
+/* The store's location as the library shows it: a path, or a URI with its
+ * password masked.  Opening a handle reads and connects to nothing. */
 int cmd_path(cli_ctx *ctx, int argc, char **argv)
 {
-    cli_operands ops;
+    pairtok_store *store;
     int status;
-    if (!cli_parse_args(ctx, argc, argv, no_options, 0, &ops, &status)) {
+    if (!start(ctx, argc, argv, &store, &status)) {
         return status;
     }
-    status = cli_resolve_path(ctx);
-    if (status != CLI_EXIT_OK) {
-        return status;
-    }
-    puts(ctx->path);
+    puts(pairtok_store_path(store));
+    pairtok_store_close(store);
     return cli_finish_stdout(ctx, CLI_EXIT_OK);
+}
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv)
+{
+    pairtok_store *store;
+    int status;
+    if (!start(ctx, argc, argv, &store, &status)) {
+        return status;
+    }
+    pairtok_error err;
+    if (pairtok_store_init(store, &err) != PAIRTOK_OK) {
+        status = cli_fail(ctx, &err);
+    } else {
+        printf("initialised %s\n", pairtok_store_path(store));
+        status = cli_finish_stdout(ctx, CLI_EXIT_OK);
+    }
+    pairtok_store_close(store);
+    return status;
 }
 
 static void report_problem(const pairtok_error *problem, void *ctx)
@@ -69,8 +86,7 @@ int cmd_check(cli_ctx *ctx, int argc, char **argv)
     }
     size_t problems = 0;
     pairtok_error err;
-    if (pairtok_check_at(store, report_problem, ctx, &problems, pairtok_now_epoch(), &err) !=
-        PAIRTOK_OK) {
+    if (pairtok_check(store, report_problem, ctx, &problems, &err) != PAIRTOK_OK) {
         /* The check itself could not run: that is a store problem too. */
         cli_warn(ctx, "%s", err.message);
         status = CLI_EXIT_STORE;

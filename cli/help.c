@@ -12,7 +12,8 @@
 #include "pairtok.h"
 
 static const char tool_help[] =
-    "Usage: pairtok [--home DIR | --store FILE] COMMAND [ARGS]\n"
+    "Usage: pairtok [--home DIR | --store FILE|URI] [--audit-log FILE | --no-syslog]\n"
+    "               COMMAND [ARGS]\n"
     "\n"
     "Issue and redeem the single-use pair tokens of the Astrid runtime: a\n"
     "signed-in user issues a short-lived token, a new device redeems it once.\n"
@@ -24,17 +25,26 @@ static const char tool_help[] =
     "  revoke ID | --principal P\n"
     "                         delete a token by id, or all of a principal's\n"
     "  prune                  delete expired tokens\n"
-    "  path                   print the store's path\n"
+    "  path                   print the store's path or URI (password masked)\n"
     "  check                  verify the store without changing it\n"
+    "  init                   create the store (file and directory, or the\n"
+    "                         database schema), or upgrade its schema\n"
     "\n"
     "Options (also accepted after the command):\n"
-    "  --store FILE           use the store FILE\n"
+    "  --store FILE|URI       use the store FILE, or the PostgreSQL database URI\n"
+    "                         (postgresql://[user@]host/db; password from\n"
+    "                         ~/.pgpass or PGPASSWORD, not the command line)\n"
     "  --home DIR             use DIR/etc/pair-tokens.toml\n"
+    "  --audit-log FILE       append one JSON line per issue, redeem, revoke and\n"
+    "                         prune to FILE (0600); default: syslog (authpriv)\n"
+    "  --no-syslog            no audit events to syslog\n"
     "  -h, --help             show this help; 'pairtok COMMAND --help' for one command\n"
     "      --version          show the version\n"
     "\n"
-    "Without --store or --home the store is $ASTRID_HOME/etc/pair-tokens.toml,\n"
-    "or $HOME/.astrid/etc/pair-tokens.toml when ASTRID_HOME is not set.\n"
+    "Without --store or --home the store is $PAIRTOK_STORE (a path or a URI),\n"
+    "else $ASTRID_HOME/etc/pair-tokens.toml, else\n"
+    "$HOME/.astrid/etc/pair-tokens.toml.  $PAIRTOK_AUDIT_LOG names the audit\n"
+    "log when --audit-log is not given.\n"
     "\n"
     "Exit status: 0 success, 1 redeem refused, 2 usage error or invalid\n"
     "argument, 3 store problem.  See pairtok(1).\n";
@@ -109,7 +119,9 @@ static const char prune_help[] = "Usage: pairtok prune\n"
 
 static const char path_help[] = "Usage: pairtok path\n"
                                 "\n"
-                                "Print the path of the store the other commands would use.\n"
+                                "Print the path or URI of the store the other commands would\n"
+                                "use, any password masked as ****.  Nothing is read or\n"
+                                "created, and no database is contacted.\n"
                                 "\n"
                                 "Options:\n"
                                 "  -h, --help       show this help\n";
@@ -117,10 +129,23 @@ static const char path_help[] = "Usage: pairtok path\n"
 static const char check_help[] =
     "Usage: pairtok check\n"
     "\n"
-    "Verify the store without changing it: the file's and its directory's\n"
-    "safety, the format, every record, leftover temporary files.  Each problem\n"
+    "Verify the store without changing it: the file's, its directory's and its\n"
+    "lock file's safety, the format, every record, leftover temporary files;\n"
+    "on a database, the connection, the schema version, stuck reservations\n"
+    "and records issued in the future.  Each problem\n"
     "is printed on standard error; then 'ok' (exit status 0) or the number of\n"
     "problems (exit status 3).  A store that does not exist yet is healthy.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help       show this help\n";
+
+static const char init_help[] =
+    "Usage: pairtok init\n"
+    "\n"
+    "Create what the store needs: for a file, its directory (0700) and an\n"
+    "empty store (0600), or check the one that is there; for a database, the\n"
+    "schema, created or upgraded (the first write would create it too, if the\n"
+    "user may).  Prints 'initialised' and the store's location.\n"
     "\n"
     "Options:\n"
     "  -h, --help       show this help\n";
@@ -130,7 +155,7 @@ static const struct {
     const char *text;
 } helps[] = {
     {"issue", issue_help}, {"redeem", redeem_help}, {"list", list_help},   {"revoke", revoke_help},
-    {"prune", prune_help}, {"path", path_help},     {"check", check_help},
+    {"prune", prune_help}, {"path", path_help},     {"check", check_help}, {"init", init_help},
 };
 
 void cli_print_help(FILE *out, const char *command)

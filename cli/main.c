@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "audit.h"
 #include "cli.h"
 #include "help.h"
 #include "json_out.h"
@@ -25,7 +26,7 @@ static const struct command {
     command_fn run;
 } commands[] = {
     {"issue", cmd_issue}, {"redeem", cmd_redeem}, {"list", cmd_list},   {"revoke", cmd_revoke},
-    {"prune", cmd_prune}, {"path", cmd_path},     {"check", cmd_check},
+    {"prune", cmd_prune}, {"path", cmd_path},     {"check", cmd_check}, {"init", cmd_init},
 };
 
 static command_fn find_command(const char *name)
@@ -71,6 +72,13 @@ static int parse_globals(cli_ctx *ctx, int argc, char **argv, int *status)
         int got = global_value(argc, argv, &i, "--store", &ctx->store_opt);
         if (got == 0) {
             got = global_value(argc, argv, &i, "--home", &ctx->home_opt);
+        }
+        if (got == 0) {
+            got = global_value(argc, argv, &i, "--audit-log", &ctx->audit_log_opt);
+        }
+        if (got == 0 && strcmp(arg, "--no-syslog") == 0) {
+            ctx->no_syslog = true;
+            got = 1;
         }
         if (got == 1) {
             continue;
@@ -136,5 +144,6 @@ int main(int argc, char **argv)
         return cli_usage_error(&ctx, "unknown command '%s'", argv[at]);
     }
     ctx.command = argv[at];
-    return run(&ctx, argc - at, argv + at);
+    status = run(&ctx, argc - at, argv + at);
+    return cli_audit_finish(&ctx, &ctx.audit, status);
 }

@@ -55,7 +55,7 @@ _pairtok_command()
             continue
         fi
         case $word in
-            --store | --home) skip=1 ;;
+            --store | --home | --audit-log) skip=1 ;;
             -*) ;;
             *)
                 printf '%s\n' "$word"
@@ -77,7 +77,7 @@ _pairtok()
     COMPREPLY=()
 
     case $opt in
-        --store)
+        --store | --audit-log)
             compopt -o filenames 2>/dev/null
             mapfile -t COMPREPLY < <(compgen -f -- "$cur")
             return
@@ -105,15 +105,16 @@ _pairtok()
     command=$(_pairtok_command)
     if [[ -z $command ]]; then
         if [[ $cur == -* ]]; then
-            mapfile -t COMPREPLY < <(compgen -W "--store --home --help --version" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "--store --home --audit-log --no-syslog --help --version" \
+                -- "$cur")
         else
-            mapfile -t COMPREPLY < <(compgen -W "issue redeem list revoke prune path check" \
+            mapfile -t COMPREPLY < <(compgen -W "issue redeem list revoke prune path check init" \
                 -- "$cur")
         fi
         return
     fi
 
-    local opts="--help --store --home"
+    local opts="--help --store --home --audit-log --no-syslog"
     case $command in
         issue) opts+=" --label --ttl --json --qr" ;;
         redeem) opts+=" --json" ;;

@@ -5,7 +5,7 @@
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-COMMANDS="issue redeem list revoke prune path check"
+COMMANDS="issue redeem list revoke prune path check init"
 
 version()
 {
@@ -154,7 +154,7 @@ completion()
         COMP_WORDS=(pairtok issue alice --ttl = 1) COMP_CWORD=5; _pairtok; echo "${COMPREPLY[*]}"
     ' _ "$SRCDIR/completions/pairtok.bash"
     expect_rc 0
-    expect_contains "$OUT" "issue redeem list revoke prune path check"
+    expect_contains "$OUT" "issue redeem list revoke prune path check init"
     expect_contains "$OUT" "--qr"
     expect_contains "$OUT" "60 300 90s 2m 5m 15m 30m 1h"
     expect_contains "$OUT" $'\n15m 1h'
