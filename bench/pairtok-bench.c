@@ -2,7 +2,19 @@
 /*
  * pairtok-bench.c - latency of the pairtok store against the bare I/O floor.
  *
- *   pairtok-bench --dir DIR --tokens N --ops K [--json] [--verbose]
+ *   pairtok-bench --dir DIR | --store LOCATION --tokens N --ops K [--clients C]
+ *                 [--json] [--verbose]
+ *
+ * LOCATION is a store file or a postgresql:// URI (an empty store: the
+ * caller makes a fresh schema for each run).  On a database there is no
+ * I/O floor and no parse: issue and redeem use the plain forms (the
+ * database's clock), and load and save are timed only up to 10,000
+ * records (a 1,000,000-record save is the seed, timed once as seed_us).
+ *
+ * With --clients C, C processes, each with its own handle, then run K
+ * issue + redeem pairs each, all at once, and "clients" and "ops_per_s"
+ * (issues and redeems completed per second, all clients together) are
+ * added to the result.
  *
  * Seeds DIR/pair-tokens.toml with N unexpired records (one
  * pairtok_store_save of a generated list), then measures, each as the median
@@ -54,6 +66,9 @@
 
 typedef struct bench {
     const char *dir;
+    const char *location; /* --store; else dir/pair-tokens.toml */
+    bool database;        /* a postgresql:// location */
+    size_t clients;
     size_t n;
     size_t k;
     bool json;
@@ -68,7 +83,8 @@ typedef struct bench {
 
 typedef struct results {
     long long file_bytes;
-    double load_us, save_us, issue_us, redeem_us, floor_us, parse_us;
+    double load_us, save_us, issue_us, redeem_us, floor_us, parse_us, seed_us;
+    double ops_per_s;
     long peak_rss_kb;
 } results;
 
@@ -136,8 +152,45 @@ static size_t parse_size(const char *flag, const char *text, unsigned long long 
 
 static void usage(void)
 {
-    fputs("usage: pairtok-bench --dir DIR --tokens N --ops K [--json] [--verbose]\n", stderr);
+    fputs("usage: pairtok-bench --dir DIR | --store LOCATION --tokens N --ops K [--clients C]\n"
+          "                     [--json] [--verbose]\n",
+          stderr);
     exit(2);
+}
+
+static bool is_database(const char *location)
+{
+    return strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
+}
+
+/* The store, and for a file store the floor's files beside it. */
+static void name_files(bench *b)
+{
+    b->database = b->location != NULL && is_database(b->location);
+    if (b->database) {
+        if (strlen(b->location) >= sizeof b->store_path) {
+            die("--store: too long");
+        }
+        strcpy(b->store_path, b->location);
+        return;
+    }
+    static char dir[PAIRTOK_PATH_MAX];
+    if (b->location != NULL) {
+        snprintf(dir, sizeof dir, "%s", b->location);
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL || strcmp(slash, "/pair-tokens.toml") != 0) {
+            die("--store: a file store must be DIR/pair-tokens.toml");
+        }
+        *slash = '\0';
+        b->dir = dir;
+    }
+    int w1 = snprintf(b->store_path, sizeof b->store_path, "%s/pair-tokens.toml", b->dir);
+    int w2 = snprintf(b->floor_tmp, sizeof b->floor_tmp, "%s/.floor.tmp", b->dir);
+    int w3 = snprintf(b->floor_path, sizeof b->floor_path, "%s/floor.toml", b->dir);
+    if (w1 < 0 || w2 < 0 || w3 < 0 || (size_t)w1 >= sizeof b->store_path ||
+        (size_t)w2 >= sizeof b->floor_tmp || (size_t)w3 >= sizeof b->floor_path) {
+        die("--dir: path too long");
+    }
 }
 
 static void parse_args(bench *b, int argc, char **argv)
@@ -150,6 +203,10 @@ static void parse_args(bench *b, int argc, char **argv)
             b->verbose = true;
         } else if (i + 1 < argc && strcmp(a, "--dir") == 0) {
             b->dir = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--store") == 0) {
+            b->location = argv[++i];
+        } else if (i + 1 < argc && strcmp(a, "--clients") == 0) {
+            b->clients = parse_size(a, argv[++i], 256);
         } else if (i + 1 < argc && strcmp(a, "--tokens") == 0) {
             b->n = parse_size(a, argv[++i], MAX_TOKENS);
         } else if (i + 1 < argc && strcmp(a, "--ops") == 0) {
@@ -158,21 +215,18 @@ static void parse_args(bench *b, int argc, char **argv)
             usage();
         }
     }
-    if (b->dir == NULL || b->n == 0 || b->k == 0) {
+    if ((b->dir == NULL) == (b->location == NULL) || b->n == 0 || b->k == 0) {
         usage();
     }
-    int w1 = snprintf(b->store_path, sizeof b->store_path, "%s/pair-tokens.toml", b->dir);
-    int w2 = snprintf(b->floor_tmp, sizeof b->floor_tmp, "%s/.floor.tmp", b->dir);
-    int w3 = snprintf(b->floor_path, sizeof b->floor_path, "%s/floor.toml", b->dir);
-    if (w1 < 0 || w2 < 0 || w3 < 0 || (size_t)w1 >= sizeof b->store_path ||
-        (size_t)w2 >= sizeof b->floor_tmp || (size_t)w3 >= sizeof b->floor_path) {
-        die("--dir: path too long");
-    }
+    name_files(b);
     /* Room for the seed, every issued token and one more; no per-principal
      * cap that the seed (about N / 997 each) plus the issues could reach. */
-    uint64_t cap = (uint64_t)b->n + b->k + 1;
+    uint64_t cap = (uint64_t)b->n + b->k * (b->clients + 1) + 1;
     b->opts.max_total = (uint32_t)cap;
     b->opts.max_per_principal = (uint32_t)cap;
+    /* Clients that never pause starve each other on a polled flock (the
+     * kernel has no queue for LOCK_NB): give them time rather than fail. */
+    b->opts.lock_timeout_ms = 600000;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -441,8 +495,8 @@ static double sample_issue(const bench *b, size_t rep, op_ctx *ctx)
     snprintf(label, sizeof label, "bench %zu", rep);
     pairtok_error err;
     double t0 = now_us();
-    pairtok_status st = pairtok_issue_at(ctx->store, principal, label, PAIRTOK_DEFAULT_EXPIRY_SECS,
-                                         ctx->tokens[rep], NULL, pairtok_now_epoch(), &err);
+    pairtok_status st = pairtok_issue(ctx->store, principal, label, PAIRTOK_DEFAULT_EXPIRY_SECS,
+                                      ctx->tokens[rep], NULL, &err);
     double t = now_us() - t0;
     check(st, &err, "issue");
     return t;
@@ -453,8 +507,7 @@ static double sample_redeem(const bench *b, size_t rep, op_ctx *ctx)
     (void)b;
     pairtok_error err;
     double t0 = now_us();
-    pairtok_status st = pairtok_redeem_at(ctx->store, ctx->tokens[rep], NULL, NULL, NULL,
-                                          pairtok_now_epoch(), &err);
+    pairtok_status st = pairtok_redeem(ctx->store, ctx->tokens[rep], NULL, NULL, NULL, &err);
     double t = now_us() - t0;
     check(st, &err, "redeem");
     return t;
@@ -466,11 +519,11 @@ static double measure(bench *b, const char *phase, sample_fn fn, op_ctx *ctx)
 {
     double *t = xcalloc(b->k, sizeof *t);
     for (size_t rep = 0; rep < b->k; rep++) {
-        if (rep % 2 == 1) {
+        if (rep % 2 == 1 && !b->database) {
             floor_once(b);
         }
         t[rep] = fn(b, rep, ctx);
-        if (rep % 2 == 0) {
+        if (rep % 2 == 0 && !b->database) {
             floor_once(b);
         }
     }
@@ -480,11 +533,42 @@ static double measure(bench *b, const char *phase, sample_fn fn, op_ctx *ctx)
     return m;
 }
 
-static void run(bench *b, results *res)
+/* Issue, then redeem, K times on one long-lived handle, as a host process
+ * would hold it; every token issued is redeemed, so the store ends as it
+ * was seeded. */
+static void measure_issue_redeem(bench *b, results *res, op_ctx *ctx)
+{
+    ctx->tokens = xcalloc(b->k, sizeof *ctx->tokens);
+    res->issue_us = measure(b, "issue", sample_issue, ctx);
+    res->redeem_us = measure(b, "redeem", sample_redeem, ctx);
+    sodium_memzero(ctx->tokens, b->k * sizeof *ctx->tokens);
+    free(ctx->tokens);
+    ctx->tokens = NULL;
+}
+
+/* The store holds the seed again: checked on a fresh handle once the
+ * long-lived one is closed, so the check holds no more memory than a
+ * measured load did. */
+static void check_back_to_seed(const bench *b)
+{
+    pairtok_record_list list = {0};
+    pairtok_error err;
+    pairtok_store *check_store = open_store(b);
+    check(pairtok_store_load(check_store, &list, &err), &err, "load (final)");
+    pairtok_store_close(check_store);
+    if (list.count != b->n) {
+        die("final store has %zu records, expected %zu", list.count, b->n);
+    }
+    pairtok_record_list_free(&list);
+}
+
+static void run_file(bench *b, results *res)
 {
     uint64_t now = pairtok_now_epoch();
     unlink(b->store_path);
+    double t0 = now_us();
     seed(b, now);
+    res->seed_us = now_us() - t0;
     struct stat st;
     if (stat(b->store_path, &st) != 0) {
         die("%s: %s", b->store_path, strerror(errno));
@@ -499,35 +583,135 @@ static void run(bench *b, results *res)
     op_ctx ctx = {NULL, &list, NULL};
     res->load_us = measure(b, "load", sample_load, &ctx);
 
-    /* Save, issue and redeem on one long-lived handle, as a host process
-     * would hold it.  One untimed save first: a host's handle has long
-     * since read the file when it serves requests. */
+    /* One untimed save first: a host's handle has long since read the file
+     * when it serves requests. */
     ctx.store = open_store(b);
     check(pairtok_store_save(ctx.store, &list, &err), &err, "save (warm-up)");
     res->save_us = measure(b, "save", sample_save, &ctx);
     pairtok_record_list_free(&list);
-
-    ctx.tokens = xcalloc(b->k, sizeof *ctx.tokens);
-    res->issue_us = measure(b, "issue", sample_issue, &ctx);
-    res->redeem_us = measure(b, "redeem", sample_redeem, &ctx);
-    sodium_memzero(ctx.tokens, b->k * sizeof *ctx.tokens);
-    free(ctx.tokens);
-
-    /* Every issued token was redeemed: the store is back to the seed.
-     * Checked on a fresh handle once the long-lived one is closed, so the
-     * check holds no more memory than a measured load did. */
+    measure_issue_redeem(b, res, &ctx);
     pairtok_store_close(ctx.store);
-    pairtok_store *check_store = open_store(b);
-    check(pairtok_store_load(check_store, &list, &err), &err, "load (final)");
-    pairtok_store_close(check_store);
-    if (list.count != b->n) {
-        die("final store has %zu records, expected %zu", list.count, b->n);
-    }
-    pairtok_record_list_free(&list);
+    check_back_to_seed(b);
     unlink(b->floor_path);
-
     res->floor_us = median(b->floors, b->nfloors);
     res->peak_rss_kb = peak_rss_kb();
+}
+
+/* A database: no floor and no parse; the seed is one save in one
+ * transaction, timed once; load and save only while they stay small. */
+static void run_database(bench *b, results *res)
+{
+    double t0 = now_us();
+    seed(b, pairtok_now_epoch());
+    res->seed_us = now_us() - t0;
+    progress(b, "seed", res->seed_us);
+    pairtok_record_list list = {0};
+    op_ctx ctx = {open_store(b), &list, NULL};
+    pairtok_error err;
+    check(pairtok_store_load(ctx.store, &list, &err), &err, "load (warm-up)");
+    if (b->n <= 10000) {
+        res->load_us = measure(b, "load", sample_load, &ctx);
+        res->save_us = measure(b, "save", sample_save, &ctx);
+    }
+    pairtok_record_list_free(&list);
+    measure_issue_redeem(b, res, &ctx);
+    pairtok_store_close(ctx.store);
+    if (b->n <= 10000) {
+        check_back_to_seed(b);
+    }
+    res->peak_rss_kb = peak_rss_kb();
+}
+
+/* One issue + redeem pair on `s`, or the client dies. */
+static void client_pair(pairtok_store *s, size_t id, const char *principal)
+{
+    char token[PAIRTOK_TOKEN_LEN + 1];
+    pairtok_error err;
+    if (pairtok_issue(s, principal, NULL, PAIRTOK_DEFAULT_EXPIRY_SECS, token, NULL, &err) !=
+            PAIRTOK_OK ||
+        pairtok_redeem(s, token, NULL, NULL, NULL, &err) != PAIRTOK_OK) {
+        fprintf(stderr, "pairtok-bench: client %zu: %s\n", id, err.message);
+        _exit(1);
+    }
+    sodium_memzero(token, sizeof token);
+}
+
+/* One client of --clients: its own handle and principal; a warm-up pair
+ * (connecting, preparing), then it says it is ready (closes `ready_fd`),
+ * waits for the start (EOF on `start_fd`) and runs K pairs. */
+static void client(const bench *b, size_t id, int ready_fd, int start_fd)
+{
+    pairtok_store *s = open_store(b);
+    char principal[PAIRTOK_PRINCIPAL_MAX + 1];
+    snprintf(principal, sizeof principal, "client%zu", id);
+    client_pair(s, id, principal);
+    close(ready_fd);
+    char byte;
+    if (read(start_fd, &byte, 1) != 0) {
+        _exit(3);
+    }
+    for (size_t i = 0; i < b->k; i++) {
+        client_pair(s, id, principal);
+    }
+    pairtok_store_close(s);
+    _exit(0);
+}
+
+/* C clients at once: issues and redeems completed per second.  The clock
+ * starts when the last client is ready (every warm-up done) and stops when
+ * the last one finishes. */
+static void run_clients(bench *b, results *res)
+{
+    int ready[2], start[2];
+    if (pipe(ready) != 0 || pipe(start) != 0) {
+        die("pipe: %s", strerror(errno));
+    }
+    fflush(NULL);
+    pid_t *pids = xcalloc(b->clients, sizeof *pids);
+    for (size_t c = 0; c < b->clients; c++) {
+        if ((pids[c] = fork()) < 0) {
+            die("fork: %s", strerror(errno));
+        }
+        if (pids[c] == 0) {
+            close(ready[0]);
+            close(start[1]);
+            client(b, c, ready[1], start[0]);
+        }
+    }
+    close(ready[1]);
+    close(start[0]);
+    char byte;
+    while (read(ready[0], &byte, 1) > 0) {
+    }
+    double t0 = now_us();
+    close(start[1]);
+    int failed = 0;
+    for (size_t c = 0; c < b->clients; c++) {
+        int status;
+        while (waitpid(pids[c], &status, 0) < 0 && errno == EINTR) {
+        }
+        failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    double seconds = (now_us() - t0) / 1e6;
+    free(pids);
+    close(ready[0]);
+    if (failed) {
+        die("a client failed");
+    }
+    res->ops_per_s = (double)(2 * b->k * b->clients) / seconds;
+    progress(b, "clients", seconds * 1e6);
+}
+
+static void run(bench *b, results *res)
+{
+    if (b->database) {
+        run_database(b, res);
+    } else {
+        run_file(b, res);
+    }
+    if (b->clients > 0) {
+        run_clients(b, res);
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -546,6 +730,21 @@ static double mb_s(long long bytes, double us)
 
 static void print_json(const bench *b, const results *r)
 {
+    if (b->clients > 0) {
+        printf("{\"impl\":\"pairtok\",\"store\":\"%s\",\"n\":%zu,\"k\":%zu,\"clients\":%zu,"
+               "\"issue_us\":%.1f,\"redeem_us\":%.1f,\"seed_us\":%.1f,\"ops_per_s\":%.1f}\n",
+               b->database ? "postgresql" : "file", b->n, b->k, b->clients, r->issue_us,
+               r->redeem_us, r->seed_us, r->ops_per_s);
+        return;
+    }
+    if (b->database) {
+        printf("{\"impl\":\"pairtok\",\"store\":\"postgresql\",\"n\":%zu,\"k\":%zu,"
+               "\"seed_us\":%.1f,\"load_us\":%.1f,\"save_us\":%.1f,\"issue_us\":%.1f,"
+               "\"redeem_us\":%.1f,\"peak_rss_kb\":%ld}\n",
+               b->n, b->k, r->seed_us, r->load_us, r->save_us, r->issue_us, r->redeem_us,
+               r->peak_rss_kb);
+        return;
+    }
     printf("{\"impl\":\"pairtok\",\"n\":%zu,\"k\":%zu,\"file_bytes\":%lld,\"load_us\":%.1f,"
            "\"save_us\":%.1f,\"issue_us\":%.1f,\"redeem_us\":%.1f,\"floor_us\":%.1f,"
            "\"issue_vs_floor\":%.3f,\"redeem_vs_floor\":%.3f,\"parse_mb_s\":%.1f,"
@@ -567,6 +766,10 @@ static void print_table(const bench *b, const results *r)
                 {"issue", r->issue_us}, {"redeem", r->redeem_us}, {"parse", r->parse_us}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         printf("  %-8s %12.1f %9.2fx\n", rows[i].name, rows[i].us, ratio(rows[i].us, r->floor_us));
+    }
+    if (b->clients > 0) {
+        printf("\n  %zu clients       %.0f issues and redeems per second\n", b->clients,
+               r->ops_per_s);
     }
     printf("\n  parse throughput  %.1f MB/s\n", mb_s(r->file_bytes, r->parse_us));
     printf("  peak RSS          %ld KiB (%.2fx the file)\n", r->peak_rss_kb,
