@@ -539,23 +539,20 @@ static void container_remove(toml_node *c, uint32_t index)
 /* ------------------------------------------------------------------------ */
 
 enum {
-    C_BARE = 1,          /* A-Z a-z 0-9 _ - */
-    C_VALUE_END = 2,     /* what may follow a value: space tab CR LF # , ] } */
-    C_PLAIN_BASIC = 4,   /* tab, printable ASCII but " and backslash */
-    C_PLAIN_LITERAL = 8, /* tab, printable ASCII but ' */
-    C_PLAIN_COMMENT = 16 /* tab, printable ASCII */
+    C_BARE = 1,     /* A-Z a-z 0-9 _ - */
+    C_VALUE_END = 2 /* what may follow a value: space tab CR LF # , ] } */
 };
 
 static const uint8_t char_class[256] = {
     /* clang-format off */
-     0,  0,  0,  0,  0,  0,  0,  0,  0, 30,  2,  0,  0,  2,  0,  0, /* 0x00 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, /* 0x10 */
-    30, 28, 24, 30, 28, 28, 28, 20, 28, 28, 28, 28, 30, 29, 28, 28, /* 0x20 */
-    29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 28, 28, 28, 28, 28, 28, /* 0x30 */
-    28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, /* 0x40 */
-    29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 28, 24, 30, 28, 29, /* 0x50 */
-    28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, /* 0x60 */
-    29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 28, 28, 30, 28,  0, /* 0x70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 2, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    2, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 0, 1, /* 0x50 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 2, 0, 0, /* 0x70 */
     /* 0x80-0xFF: nothing, non-ASCII bytes are checked as UTF-8 where allowed */
     /* clang-format on */
 };
@@ -674,12 +671,6 @@ static uint64_t has_byte(uint64_t v, unsigned char b)
     return (x - ONES) & ~x & HIGHS;
 }
 
-/* Some byte is a control character (< 0x20), DEL or not ASCII. */
-static uint64_t has_control_or_high(uint64_t v)
-{
-    return ((v - ONES * 0x20u) & ~v) | v | has_byte(v, 0x7F);
-}
-
 /* Index of the first flagged byte of a non-zero mask from the helpers
  * above: borrows only ever flag bytes after a real match, so the lowest
  * flag is exact.  Byte order matters; other orders go byte by byte. */
@@ -687,15 +678,28 @@ static uint64_t has_control_or_high(uint64_t v)
 #define FIRST_FLAGGED(mask) ((size_t)__builtin_ctzll(mask) >> 3)
 #endif
 
+/* Whether byte `c` ends a run of plain text: a control character (the
+ * tab too), DEL, `quote` (if not 0), a backslash (if `backslash`) and, if
+ * `stop_high`, every byte from 0x80 up.  The one rule of both the reader,
+ * which looks closer at what it stops at (a tab or well-formed UTF-8 goes
+ * on), and the writer, which escapes it (UTF-8 passes: the tree holds only
+ * valid UTF-8). */
+static inline bool ends_plain(unsigned char c, char quote, bool backslash, bool stop_high)
+{
+    return c < 0x20 || c == 0x7F || (quote != 0 && c == (unsigned char)quote) ||
+           (backslash && c == '\\') || (stop_high && c >= 0x80);
+}
+
 #ifdef __SSE2__
-/* Sixteen bytes at a time where SSE2 is there (every x86-64): the mask of
- * bytes below 0x20 or from 0x80 up (signed compare), DEL, `quote` (if not
- * 0) and backslash (if asked). */
-static inline unsigned special16(const char *p, char quote, bool backslash)
+/* ends_plain() for sixteen bytes at a time where SSE2 is there (every
+ * x86-64): the mask of the bytes at p that end a run. */
+static inline unsigned ends_plain16(const char *p, char quote, bool backslash, bool stop_high)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                             _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+    __m128i below = _mm_set1_epi8(0x1F);
+    __m128i m = stop_high ? _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)) /* signed: 0x80 up too */
+                          : _mm_cmpeq_epi8(_mm_max_epu8(v, below), below);
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
     if (quote != 0) {
         m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(quote)));
     }
@@ -747,16 +751,14 @@ static inline const char *skip_bare(const char *p, const char *end)
     return p;
 }
 
-/* Skip the bytes of class `cls` (one of the C_PLAIN_*) and return the
- * first other one (or end).  `quote` and `backslash` are the extra bytes the
- * class stops at.  A tab is plain but stops the fast paths: the caller
- * steps over it and calls again. */
+/* The first byte at or after p that ends_plain(), or end: sixteen or
+ * eight bytes at a time, then byte by byte. */
 __attribute__((always_inline)) static inline const char *
-skip_plain(const char *p, const char *end, unsigned cls, char quote, bool backslash)
+skip_plain(const char *p, const char *end, char quote, bool backslash, bool stop_high)
 {
 #ifdef __SSE2__
     while (end - p >= 16) {
-        unsigned stop = special16(p, quote, backslash);
+        unsigned stop = ends_plain16(p, quote, backslash, stop_high);
         if (stop != 0) {
             return p + __builtin_ctz(stop);
         }
@@ -765,13 +767,17 @@ skip_plain(const char *p, const char *end, unsigned cls, char quote, bool backsl
 #endif
     while (end - p >= 8) {
         uint64_t v = load8(p);
-        uint64_t stop = has_control_or_high(v) & HIGHS;
+        uint64_t stop = ((v - ONES * 0x20u) & ~v) | has_byte(v, 0x7F); /* controls, DEL */
+        if (stop_high) {
+            stop |= v;
+        }
         if (quote != 0) {
             stop |= has_byte(v, (unsigned char)quote);
         }
         if (backslash) {
             stop |= has_byte(v, '\\');
         }
+        stop &= HIGHS;
         if (stop != 0) {
 #ifdef FIRST_FLAGGED
             return p + FIRST_FLAGGED(stop);
@@ -781,7 +787,7 @@ skip_plain(const char *p, const char *end, unsigned cls, char quote, bool backsl
         }
         p += 8;
     }
-    while (p < end && has_class(*p, cls)) {
+    while (p < end && !ends_plain((unsigned char)*p, quote, backslash, stop_high)) {
         p++;
     }
     return p;
@@ -792,9 +798,38 @@ skip_plain(const char *p, const char *end, unsigned cls, char quote, bool backsl
 static const char *skip_string_text(const char *p, const char *end, bool basic)
 {
     if (basic) {
-        return skip_plain(p, end, C_PLAIN_BASIC, '"', true);
+        return skip_plain(p, end, '"', true, true);
     }
-    return skip_plain(p, end, C_PLAIN_LITERAL, '\'', false);
+    return skip_plain(p, end, '\'', false, true);
+}
+
+/* The escapes with a letter of their own, both ways: the reader decodes
+ * them, the writer uses them for these bytes (\u00XX for other controls). */
+static const struct short_escape {
+    char letter, byte;
+} short_escapes[] = {{'b', '\b'}, {'t', '\t'}, {'n', '\n'}, {'f', '\f'},
+                     {'r', '\r'}, {'"', '"'},  {'\\', '\\'}};
+
+/* The byte that `letter` after a backslash stands for, or 0. */
+static char unescape_letter(char letter)
+{
+    for (size_t i = 0; i < sizeof short_escapes / sizeof short_escapes[0]; i++) {
+        if (short_escapes[i].letter == letter) {
+            return short_escapes[i].byte;
+        }
+    }
+    return 0;
+}
+
+/* The letter that escapes `byte`, or 0 when it has none. */
+static char escape_letter(char byte)
+{
+    for (size_t i = 0; i < sizeof short_escapes / sizeof short_escapes[0]; i++) {
+        if (short_escapes[i].byte == byte) {
+            return short_escapes[i].letter;
+        }
+    }
+    return 0;
 }
 
 /* A key that can be written without quotes: [A-Za-z0-9_-]+. */
@@ -1026,7 +1061,7 @@ static int parse_comment(parser *ps)
 {
     const char *p = ps->p + 1;
     for (;;) {
-        p = skip_plain(p, ps->end, C_PLAIN_COMMENT, 0, false);
+        p = skip_plain(p, ps->end, 0, false, true);
         if (p == ps->end || *p == '\n' || (*p == '\r' && ps->end - p >= 2 && p[1] == '\n')) {
             ps->p = p;
             return 0;
@@ -1127,15 +1162,10 @@ static const char *check_escape(parser *ps, const char *p, bool multiline)
         fail_at(ps, p, "unfinished escape sequence at end of file");
         return NULL;
     }
-    switch (p[1]) {
-    case 'b':
-    case 't':
-    case 'n':
-    case 'f':
-    case 'r':
-    case '"':
-    case '\\':
+    if (unescape_letter(p[1]) != 0) {
         return p + 2;
+    }
+    switch (p[1]) {
     case 'u':
         return check_unicode_escape(ps, p, 4);
     case 'U':
@@ -1161,10 +1191,6 @@ static const char *check_escape(parser *ps, const char *p, bool multiline)
  * returns the decoded length.  Never longer than the body. */
 static size_t decode_basic(char *dst, const char *s, const char *e)
 {
-    static const char simple[128] = {
-        ['b'] = '\b', ['t'] = '\t', ['n'] = '\n',  ['f'] = '\f',
-        ['r'] = '\r', ['"'] = '"',  ['\\'] = '\\',
-    };
     char *o = dst;
     while (s < e) {
         const char *run = s;
@@ -1195,7 +1221,7 @@ static size_t decode_basic(char *dst, const char *s, const char *e)
                 s++;
             }
         } else {
-            *o++ = simple[(unsigned char)c];
+            *o++ = unescape_letter(c);
             s += 2;
         }
     }
@@ -2729,64 +2755,17 @@ static inline void w_char(writer *w, char c)
 
 #define w_literal(w, s) w_put((w), (s), sizeof(s) - 1u)
 
-/* The first byte a basic string must escape (controls, DEL, '"' and
- * backslash) at or after p, or end.  UTF-8 passes through. */
-static const char *skip_unescaped(const char *p, const char *end)
-{
-#ifdef __SSE2__
-    const __m128i below = _mm_set1_epi8(0x1F);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i m = _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(v, below), below), /* <= 0x1F */
-                                 _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
-        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
-        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-        unsigned stop = (unsigned)_mm_movemask_epi8(m);
-        if (stop != 0) {
-            return p + __builtin_ctz(stop);
-        }
-        p += 16;
-    }
-#endif
-    while (end - p >= 8) {
-        uint64_t v = load8(p);
-        uint64_t stop =
-            (((v - ONES * 0x20u) & ~v) | has_byte(v, 0x7F) | has_byte(v, '"') | has_byte(v, '\\')) &
-            HIGHS;
-        if (stop != 0) {
-#ifdef FIRST_FLAGGED
-            return p + FIRST_FLAGGED(stop);
-#else
-            break;
-#endif
-        }
-        p += 8;
-    }
-    while (p < end) {
-        unsigned char c = (unsigned char)*p;
-        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
-            break;
-        }
-        p++;
-    }
-    return p;
-}
-
 static void w_escape(writer *w, unsigned char c)
 {
-    static const char short_escape[32] = {
-        ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r'};
     static const char hex[] = "0123456789ABCDEF";
     char *p = w_reserve(w, 6);
     if (p == NULL) {
         return;
     }
     p[0] = '\\';
-    if (c == '"' || c == '\\') {
-        p[1] = (char)c;
-        w->len += 2;
-    } else if (c < 32 && short_escape[c] != 0) {
-        p[1] = short_escape[c];
+    char letter = escape_letter((char)c);
+    if (letter != 0) {
+        p[1] = letter;
         w->len += 2;
     } else {
         memcpy(p + 1, "u00", 3);
@@ -2801,7 +2780,7 @@ static void w_string(writer *w, const char *s, size_t len)
     const char *end = s + len;
     w_char(w, '"');
     while (s < end) {
-        const char *stop = skip_unescaped(s, end);
+        const char *stop = skip_plain(s, end, '"', true, false); /* UTF-8 passes */
         w_put(w, s, (size_t)(stop - s));
         if (stop == end) {
             break;
