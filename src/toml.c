@@ -1073,22 +1073,27 @@ static int parse_comment(parser *ps)
     }
 }
 
+/* The rest of a line: blank space, an optional comment, then the newline
+ * if one is next (*newline says whether). */
+static int take_line_end(parser *ps, bool *newline)
+{
+    skip_blank(ps);
+    if (at_char(ps, '#') && parse_comment(ps) != 0) {
+        return -1;
+    }
+    return take_newline(ps, newline);
+}
+
 /* Blank space, newlines and comments, as allowed between array elements. */
 static int skip_array_space(parser *ps)
 {
-    for (;;) {
-        skip_blank(ps);
-        if (at_char(ps, '#') && parse_comment(ps) != 0) {
+    bool newline = true;
+    while (newline) {
+        if (take_line_end(ps, &newline) != 0) {
             return -1;
-        }
-        bool newline;
-        if (take_newline(ps, &newline) != 0) {
-            return -1;
-        }
-        if (!newline) {
-            return 0;
         }
     }
+    return 0;
 }
 
 /* ---- strings ---- */
@@ -2299,12 +2304,8 @@ static int finish_line(parser *ps, const char *after)
         note_newline(ps, ++ps->p);
         return 0;
     }
-    skip_blank(ps);
-    if (at_char(ps, '#') && parse_comment(ps) != 0) {
-        return -1;
-    }
     bool newline;
-    if (take_newline(ps, &newline) != 0) {
+    if (take_line_end(ps, &newline) != 0) {
         return -1;
     }
     if (!newline && ps->p != ps->end) {
