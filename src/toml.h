@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * toml.h - strict TOML 1.0 reader and canonical writer (internal to
- * libpairtok; not installed).
+ * libpairtok; not installed).  The code is split by stage: toml_scan.c and
+ * toml_parse.c read, toml_tree.c holds the tree, toml_write.c writes;
+ * toml_build.c has what only the tests use.
  *
  * The reader builds a document tree from a pointer and a length (no NUL
  * terminator needed, none relied on).  It rejects everything TOML 1.0
