@@ -10,7 +10,9 @@
 #                   corpus, $(BUILD)/fuzz/corpus-<name>/ (FUZZ_NAMES=toml for one)
 #
 # A harness that needs more libraries than the library's sets
-# FUZZ_LIBS_<name> in its own fragment.
+# FUZZ_LIBS_<name> in its own fragment; one that needs test-support code
+# sets FUZZ_SRCS_<name> (its sources, for fuzz_<name>) and makes
+# replay_<name> depend on their objects and fuzz_<name> on the sources.
 
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
@@ -33,7 +35,7 @@ FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard src/*.h include/*.h) | deps-check
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIB_LIBS) $(FUZZ_LIBS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) $(LIB_SRCS) $(LIB_LIBS) $(FUZZ_LIBS_$*)
 
 .PHONY: fuzz-build fuzz-run
 fuzz-build: $(FUZZ_BINS)

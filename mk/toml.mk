@@ -3,7 +3,20 @@
 # `make check` over $TOML_TEST_DIR, else ../shared/toml-test; skipped when
 # neither exists, failed then under CI), the runner's own test, a
 # throughput tool that is built but not run, and the allocator wrapping
-# that lets test_toml fail the N-th allocation.
+# that lets test_toml fail the N-th allocation.  The test-only tree code
+# is test support.
+
+# What only the tests use of the tree - builders, toml_equal,
+# toml_write_alloc - is test support (tests/toml/toml_build.c), linked into
+# test_toml (through the unit-test rule's UNIT_HELPER_OBJS), toml-perf and
+# the TOML fuzzer, never into the library.
+TOML_BUILD_SRC := tests/toml/toml_build.c
+TOML_BUILD_OBJ := $(BUILD)/obj/tests/toml/toml_build.o
+$(BUILD)/tests/test_toml: $(TOML_BUILD_OBJ)
+$(BUILD)/tests/test_toml: private UNIT_HELPER_OBJS += $(TOML_BUILD_OBJ)
+FUZZ_SRCS_toml := $(TOML_BUILD_SRC)
+$(BUILD)/fuzz/replay_toml: $(TOML_BUILD_OBJ)
+$(BUILD)/fuzz/fuzz_toml: $(TOML_BUILD_SRC) tests/toml/toml_build.h
 
 TOML_DECODER := $(BUILD)/toml-decoder
 TOML_RUNNER  := $(BUILD)/toml-test-runner
@@ -19,8 +32,8 @@ $(TOML_DECODER): $(BUILD)/obj/tests/toml/decoder.o $(LIB_A)
 $(TOML_RUNNER): $(BUILD)/obj/tests/toml/runner.o
 	$(CC) $(LDFLAGS_EXE) -o $@ $< -ljansson
 
-$(TOML_PERF): $(BUILD)/obj/tests/toml/perf.o $(LIB_A)
-	$(CC) $(LDFLAGS_EXE) -o $@ $< $(LIB_A) $(LIB_LIBS)
+$(TOML_PERF): $(BUILD)/obj/tests/toml/perf.o $(TOML_BUILD_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(TOML_BUILD_OBJ) $(LIB_A) $(LIB_LIBS)
 
 # Calls to malloc/calloc/realloc/mmap from the test and the library go
 # through __wrap_* in test_toml.c, which can fail the N-th one.

@@ -2,8 +2,9 @@
 /*
  * toml.h - strict TOML 1.0 reader and canonical writer (internal to
  * libpairtok; not installed).  The code is split by stage: toml_scan.c and
- * toml_parse.c read, toml_tree.c holds the tree, toml_write.c writes;
- * toml_build.c has what only the tests use.
+ * toml_parse.c read, toml_tree.c holds the tree, toml_write.c writes
+ * (DESIGN.md has a tour).  What only the tests use - builders, equality,
+ * the text in one buffer - is in tests/toml/toml_build.h.
  *
  * The reader builds a document tree from a pointer and a length (no NUL
  * terminator needed, none relied on).  It rejects everything TOML 1.0
@@ -14,18 +15,17 @@
  * Memory: a document owns one arena; toml_free() releases every node, key
  * and string of it at once.  The reader may point strings and keys that
  * contain no escape straight into the input buffer, so the caller must keep
- * the input alive and unchanged until toml_free().  Nodes added with the
- * builder functions copy their keys and strings into the arena.
+ * the input alive and unchanged until toml_free().
  *
  * The writer emits deterministic, canonical TOML: within each table, plain
  * key/values first in insertion order, then sub-tables and arrays of tables
  * as `[a.b]` / `[[a]]` sections in insertion order; bare keys when possible;
  * basic strings with every control character escaped.  Its output re-parses
- * to a tree toml_equal() to the input.
+ * to a tree equal to the input.
  *
  * Errors: functions returning int give 0 on success and -1 on failure; on
- * allocation failure `err->oom` is set (parse) or -1 is returned (builders,
- * writer) and the document stays valid and unchanged.
+ * allocation failure `err->oom` is set (parse) or -1 is returned (writer)
+ * and the document stays valid and unchanged.
  *
  * Thread safety: no global state.  A document must not be used by two
  * threads at once.
@@ -100,32 +100,17 @@ toml_node *toml_table_get(const toml_node *table, const char *key, size_t key_le
 size_t toml_array_len(const toml_node *array);
 toml_node *toml_array_at(const toml_node *array, size_t index);
 
-/* Scalars.  Calling an accessor on a node of another type is a bug. */
+/* Scalars.  Calling an accessor on a node of another type is a bug.  (The
+ * store reads tables, strings and integers only; the array, float, boolean
+ * and date accessors are there for the tests and any other reader.) */
 const char *toml_string(const toml_node *node, size_t *len); /* not NUL-terminated */
 int64_t toml_integer(const toml_node *node);
 double toml_float(const toml_node *node);
 bool toml_boolean(const toml_node *node);
 const toml_datetime *toml_datetime_get(const toml_node *node);
 
-/* Builders.  Each returns the new node (or 0) and NULL (or -1) on allocation
- * failure or when `key` already exists in `table`. */
-toml_node *toml_table_add_table(toml_doc *doc, toml_node *table, const char *key, size_t key_len);
-toml_node *toml_table_add_array(toml_doc *doc, toml_node *table, const char *key, size_t key_len);
-int toml_table_add_string(toml_doc *doc, toml_node *table, const char *key, size_t key_len,
-                          const char *value, size_t value_len);
-int toml_table_add_integer(toml_doc *doc, toml_node *table, const char *key, size_t key_len,
-                           int64_t value);
 /* Remove the entry `key` from `table`; 0 if removed, -1 if absent. */
 int toml_table_remove(toml_node *table, const char *key, size_t key_len);
-/* Append a new empty table to `array` (an array of tables). */
-toml_node *toml_array_append_table(toml_doc *doc, toml_node *array);
-/* Remove element `index` of `array`, keeping the order of the rest. */
-void toml_array_remove(toml_node *array, size_t index);
-/* Keep, in order, the elements for which `keep` is true, in one pass (so
- * removing many elements stays linear); returns how many were removed.
- * `keep` is called exactly once per element, in order. */
-typedef bool (*toml_keep_fn)(const toml_node *element, const void *ctx);
-size_t toml_array_retain(toml_node *array, toml_keep_fn keep, const void *ctx);
 
 /* Parse, handing the elements of the root array `key` (an array of tables,
  * or any array) to `fn` as they are complete: an element of [[key]] when the
@@ -167,12 +152,5 @@ void toml_emit_table_rest(toml_emitter *e, const toml_node *array, const toml_no
                           toml_skip_key_fn skip);
 /* True once a write through `e` failed (the sink refused, or no memory). */
 bool toml_emit_failed(const toml_emitter *e);
-
-/* Convenience: the whole text in one malloc'd buffer (caller frees). */
-int toml_write_alloc(const toml_doc *doc, char **out, size_t *out_len);
-
-/* Deep semantic equality: same types, same keys (any order), same values
- * (floats by bit pattern except that every NaN equals every NaN). */
-bool toml_equal(const toml_node *a, const toml_node *b);
 
 #endif /* PAIRTOK_TOML_H */

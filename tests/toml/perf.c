@@ -18,6 +18,7 @@
 
 #include "gen.h"
 #include "toml.h"
+#include "toml_build.h"
 
 static double seconds(clockid_t clock)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * test_toml - the TOML reader, writer, builders and equality (src/toml.c).
+ * test_toml - the TOML reader and writer (src/toml_*.c) and the test
+ * builders and equality (tests/toml/toml_build.c).
  *
  * Every parse reads a buffer of exactly the input's length, so that ASan
  * (build/asan) and valgrind catch any read past the end or reliance on a
@@ -21,8 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "toml.h"
 #include "../toml/gen.h"
+#include "../toml/toml_build.h"
+#include "toml.h"
 
 /* ---- allocation failure injection ---- */
 

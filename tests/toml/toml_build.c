@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * toml_build.c - what only the tests, the fuzzers and toml-perf use of the
- * tree: builders, deep equality and the whole text in one buffer (declared
- * in toml.h).  libpairtok itself reads and writes trees but never builds
- * or compares them.
+ * toml_build.c - what only the tests need of the TOML tree: builders,
+ * deep equality and the whole text in one buffer (declared in
+ * toml_build.h).  Linked into test_toml, toml-perf and the TOML fuzzer,
+ * never into libpairtok, which reads and writes but never builds trees.
  */
+#include "toml_build.h"
 #include "toml_text.h"
 #include "toml_tree.h"
 
