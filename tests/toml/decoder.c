@@ -73,6 +73,21 @@ static void format_datetime(char *out, size_t cap, toml_type type, const toml_da
     }
 }
 
+/* toml-test's name for each kind of date and time. */
+static const char *datetime_tag(toml_type type)
+{
+    switch (type) {
+    case TOML_DATETIME:
+        return "datetime";
+    case TOML_DATETIME_LOCAL:
+        return "datetime-local";
+    case TOML_DATE_LOCAL:
+        return "date-local";
+    default:
+        return "time-local";
+    }
+}
+
 static json_t *tagged(const char *type, const char *value, size_t len)
 {
     return json_pack("{s:s, s:s%}", "type", type, "value", value, len);
@@ -131,17 +146,11 @@ static json_t *to_json(const toml_node *n)
     case TOML_BOOLEAN:
         return tagged("bool", toml_boolean(n) ? "true" : "false", toml_boolean(n) ? 4 : 5);
     case TOML_DATETIME:
-        format_datetime(buf, sizeof buf, TOML_DATETIME, toml_datetime_get(n));
-        return tagged("datetime", buf, strlen(buf));
     case TOML_DATETIME_LOCAL:
-        format_datetime(buf, sizeof buf, TOML_DATETIME_LOCAL, toml_datetime_get(n));
-        return tagged("datetime-local", buf, strlen(buf));
     case TOML_DATE_LOCAL:
-        format_datetime(buf, sizeof buf, TOML_DATE_LOCAL, toml_datetime_get(n));
-        return tagged("date-local", buf, strlen(buf));
     case TOML_TIME_LOCAL:
-        format_datetime(buf, sizeof buf, TOML_TIME_LOCAL, toml_datetime_get(n));
-        return tagged("time-local", buf, strlen(buf));
+        format_datetime(buf, sizeof buf, toml_node_type(n), toml_datetime_get(n));
+        return tagged(datetime_tag(toml_node_type(n)), buf, strlen(buf));
     }
     return NULL;
 }
