@@ -2,7 +2,8 @@
 /*
  * toml.h - strict TOML 1.0 reader and canonical writer (internal to
  * libpairtok; not installed).  The code is split by stage: toml_scan.c and
- * toml_parse.c read, toml_tree.c holds the tree, toml_write.c writes
+ * toml_parse.c read, toml_tree.c holds the tree, toml_write.c writes, and
+ * toml_text.c has the character-level helpers reading and writing share
  * (DESIGN.md has a tour).  What only the tests use - builders, equality,
  * the text in one buffer - is in tests/toml/toml_build.h.
  *
