@@ -5,8 +5,9 @@
  * escapes, the messages' way of showing a character or a key, and the
  * scanners that test sixteen (SSE2) or eight bytes at a time.
  *
- * ends_plain() is the one rule for which bytes of a string need a closer
- * look: the reader stops at them to check them, the writer to escape them.
+ * One class table (toml_char_class) and plain_stops() are the one rule for
+ * which bytes of a string need a closer look: the reader stops at them to
+ * check them, the writer to escape them.
  */
 #ifndef PAIRTOK_TOML_TEXT_H
 #define PAIRTOK_TOML_TEXT_H
@@ -24,8 +25,13 @@
 /* ---- character classes ---- */
 
 enum {
-    C_BARE = 1,     /* A-Z a-z 0-9 _ - */
-    C_VALUE_END = 2 /* what may follow a value: space tab CR LF # , ] } */
+    C_BARE = 1,       /* A-Z a-z 0-9 _ - */
+    C_VALUE_END = 2,  /* what may follow a value: space tab CR LF # , ] } */
+    C_CONTROL = 4,    /* 0x00-0x1F and DEL */
+    C_DQUOTE = 8,     /* " */
+    C_SQUOTE = 16,    /* ' */
+    C_BACKSLASH = 32, /* \ */
+    C_HIGH = 64       /* 0x80-0xFF, the bytes of UTF-8 sequences */
 };
 
 PAIRTOK_HIDDEN extern const uint8_t toml_char_class[256];
@@ -81,21 +87,26 @@ static inline uint64_t has_byte(uint64_t v, unsigned char b)
 #define FIRST_FLAGGED(mask) ((size_t)__builtin_ctzll(mask) >> 3)
 #endif
 
-/* Whether byte `c` ends a run of plain text: a control character (the
- * tab too), DEL, `quote` (if not 0), a backslash (if `backslash`) and, if
- * `stop_high`, every byte from 0x80 up.  The one rule of both the reader,
- * which looks closer at what it stops at (a tab or well-formed UTF-8 goes
- * on), and the writer, which escapes it (UTF-8 passes: the tree holds only
- * valid UTF-8). */
+/* The classes that end a run of plain text: control characters (the tab
+ * too) and DEL, `quote` (a double or single quote, or 0 for none), the
+ * backslash if `backslash` and, if `stop_high`, every byte from 0x80 up.
+ * The one rule of both the reader, which looks closer at what it stops at
+ * (a tab or well-formed UTF-8 goes on), and the writer, which escapes it
+ * (UTF-8 passes: the tree holds only valid UTF-8). */
+static inline unsigned plain_stops(char quote, bool backslash, bool stop_high)
+{
+    return C_CONTROL | (quote == '"' ? C_DQUOTE : 0u) | (quote == '\'' ? C_SQUOTE : 0u) |
+           (backslash ? C_BACKSLASH : 0u) | (stop_high ? C_HIGH : 0u);
+}
+
 static inline bool ends_plain(unsigned char c, char quote, bool backslash, bool stop_high)
 {
-    return c < 0x20 || c == 0x7F || (quote != 0 && c == (unsigned char)quote) ||
-           (backslash && c == '\\') || (stop_high && c >= 0x80);
+    return (toml_char_class[c] & plain_stops(quote, backslash, stop_high)) != 0;
 }
 
 #ifdef __SSE2__
 /* ends_plain() for sixteen bytes at a time where SSE2 is there (every
- * x86-64): the mask of the bytes at p that end a run. */
+ * x86-64): the mask of the bytes at p in the classes plain_stops() names. */
 static inline unsigned ends_plain16(const char *p, char quote, bool backslash, bool stop_high)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
