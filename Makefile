@@ -74,9 +74,12 @@ LIB_SO   := $(BUILD)/libpairtok.so.$(VERSION)
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-# Test-only helpers shared by unit tests (tests/unit/*.c without test_ prefix).
-UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(sort $(wildcard tests/unit/*.c)))
-UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/obj/%.o)
+# The one helper library of the C tests (tests/lib/, prefix tu_): unit
+# tests, reliability suites and ctgrind link it; every object under tests/
+# finds its header.  An archive, so a test links only what it uses.
+TESTLIB_SRCS := $(sort $(wildcard tests/lib/*.c))
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+TESTLIB_A    := $(BUILD)/obj/tests/lib/libtestutil.a
 
 # Fragments append to these.
 PROGRAMS  :=
@@ -129,9 +132,15 @@ $(BUILD)/libpairtok.pc: FORCE
 .PHONY: FORCE
 FORCE:
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB_A)
+$(BUILD)/obj/tests/%.o: private CFLAGS_ALL += -Itests/lib
+
+$(TESTLIB_A): $(TESTLIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_EXE) -o $@ $< $(UNIT_HELPER_OBJS) $(LIB_A) $(LIB_LIBS) $(TEST_LIBS)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(TESTLIB_A) $(LIB_A) $(LIB_LIBS) $(TEST_LIBS)
 
 -include $(sort $(wildcard mk/*.mk))
 

@@ -31,7 +31,7 @@
 #include <valgrind/memcheck.h>
 
 #include "doc.h"
-#include "rel.h"
+#include "testutil.h"
 #include "backend_file.h"
 
 #define RECORDS 64
@@ -56,7 +56,7 @@ static void make_hashes(char a[][PAIRTOK_HASH_LEN + 1], size_t n)
     for (size_t i = 0; i < n; i++) {
         char tok[PAIRTOK_TOKEN_LEN + 1];
         if (pairtok_generate_token(tok) != 0) {
-            rt_die("csprng");
+            tu_die("csprng");
         }
         pairtok_hash_token(tok, a[i]);
     }
@@ -91,13 +91,13 @@ static pairtok_store *make_store(const char *dir, char token[PAIRTOK_TOKEN_LEN +
     pairtok_store *s;
     pairtok_error err;
     pairtok_options opts = {.max_per_principal = 1000, .max_total = 1000};
-    if (pairtok_store_open(rt_join(dir, "pair-tokens.toml"), &opts, &s, &err) != PAIRTOK_OK) {
-        rt_die("open: %s", err.message);
+    if (pairtok_store_open(tu_join(dir, "pair-tokens.toml"), &opts, &s, &err) != PAIRTOK_OK) {
+        tu_die("open: %s", err.message);
     }
     for (int i = 0; i < RECORDS; i++) {
         char tok[PAIRTOK_TOKEN_LEN + 1];
-        if (pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, RT_T0, &err) != PAIRTOK_OK) {
-            rt_die("issue: %s", err.message);
+        if (pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, TU_T0, &err) != PAIRTOK_OK) {
+            tu_die("issue: %s", err.message);
         }
         if (i == RECORDS / 2) {
             memcpy(token, tok, sizeof tok);
@@ -105,8 +105,8 @@ static pairtok_store *make_store(const char *dir, char token[PAIRTOK_TOKEN_LEN +
     }
     /* Warm the handle's cache so that redeem reuses the parsed document. */
     pairtok_record_list list = {0};
-    if (pairtok_list_at(s, NULL, &list, RT_T0, &err) != PAIRTOK_OK || list.count != RECORDS) {
-        rt_die("list: %s", err.message);
+    if (pairtok_list_at(s, NULL, &list, TU_T0, &err) != PAIRTOK_OK || list.count != RECORDS) {
+        tu_die("list: %s", err.message);
     }
     pairtok_record_list_free(&list);
     return s;
@@ -118,7 +118,7 @@ static int mode_scan(const char *dir)
     pairtok_store *s = make_store(dir, token);
     file_backend *f = file_backend_of(s);
     if (f == NULL || f->cache.doc == NULL) {
-        rt_die("no cached document");
+        tu_die("no cached document");
     }
     const sdoc *doc = f->cache.doc;
     for (size_t i = 0; i < doc_count(doc); i++) {
@@ -126,10 +126,10 @@ static int mode_scan(const char *dir)
     }
     char unknown[PAIRTOK_TOKEN_LEN + 1];
     if (pairtok_generate_token(unknown) != 0) {
-        rt_die("csprng");
+        tu_die("csprng");
     }
     pairtok_error err;
-    pairtok_status st = pairtok_redeem_at(s, unknown, NULL, NULL, NULL, RT_T0, &err);
+    pairtok_status st = pairtok_redeem_at(s, unknown, NULL, NULL, NULL, TU_T0, &err);
     declassify(&st, sizeof st);
     printf("scan: status %d\n", st);
     pairtok_store_close(s);
@@ -144,11 +144,11 @@ static int mode_token(const char *dir, bool match)
     if (match) {
         memcpy(presented, token, sizeof presented);
     } else if (pairtok_generate_token(presented) != 0) {
-        rt_die("csprng");
+        tu_die("csprng");
     }
     VALGRIND_MAKE_MEM_UNDEFINED(presented, PAIRTOK_TOKEN_LEN); /* the NUL stays defined */
     pairtok_error err;
-    pairtok_status st = pairtok_redeem_at(s, presented, NULL, NULL, NULL, RT_T0, &err);
+    pairtok_status st = pairtok_redeem_at(s, presented, NULL, NULL, NULL, TU_T0, &err);
     declassify(&st, sizeof st);
     printf("token%s: status %d\n", match ? "-match" : "", st);
     pairtok_store_close(s);
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
     if (!RUNNING_ON_VALGRIND) {
         fprintf(stderr, "ctgrind: run me under valgrind (see ctgrind.sh)\n");
     }
-    char *dir = rt_mkdtemp("ctgrind");
+    char *dir = tu_mkdtemp("ctgrind");
     int rc = 2;
     if (strcmp(argv[1], "eq") == 0) {
         rc = mode_eq();
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "branchy") == 0) {
         rc = mode_branchy();
     }
-    rt_rm_tree(dir);
+    tu_rm_tree(dir);
     free(dir);
     return rc;
 }

@@ -27,7 +27,7 @@
 
 #include <cmocka.h>
 
-#include "rel.h"
+#include "testutil.h"
 
 /* ---------------------------------------------------------------------- */
 /* The wrappers.                                                          */
@@ -78,7 +78,7 @@ static void track(void *p)
     live[i] = p;
     live_count++;
     if (live_count > SLOTS / 2) {
-        rt_die("too many live blocks");
+        tu_die("too many live blocks");
     }
 }
 
@@ -172,28 +172,28 @@ static void arm(unsigned long n)
 
 /* What is specific to this suite: issue and redeem ask for the record,
  * the bind refuses with 1, and bob is revoked. */
-static const rt_op_ctx ctx0 = {.want_record = true, .refusal = 1, .revokee = "bob"};
+static const tu_op_ctx ctx0 = {.want_record = true, .refusal = 1, .revokee = "bob"};
 
 typedef struct scenario {
     const char *name;
-    rt_op_fn run;
+    tu_op_fn run;
     bool random_hash;  /* new version holds a freshly issued hash */
     bool two_phase;    /* reserved while bind runs */
     pairtok_status ok; /* status of a fault-free run */
 } scenario;
 
 static const scenario scenarios[] = {
-    {"issue", rt_op_issue, true, false, PAIRTOK_OK},
-    {"redeem", rt_op_redeem, false, false, PAIRTOK_OK},
-    {"redeem-bind", rt_op_redeem_bind, false, true, PAIRTOK_OK},
-    {"redeem-bind-abort", rt_op_redeem_abort, false, true, PAIRTOK_EABORTED},
-    {"revoke-id", rt_op_revoke_id, false, false, PAIRTOK_OK},
-    {"revoke-principal", rt_op_revoke_principal, false, false, PAIRTOK_OK},
-    {"prune", rt_op_prune, false, false, PAIRTOK_OK},
-    {"save", rt_op_save, false, false, PAIRTOK_OK},
-    {"load", rt_op_load, false, false, PAIRTOK_OK},
-    {"list", rt_op_list, false, false, PAIRTOK_OK},
-    {"check", rt_op_check, false, false, PAIRTOK_OK},
+    {"issue", tu_op_issue, true, false, PAIRTOK_OK},
+    {"redeem", tu_op_redeem, false, false, PAIRTOK_OK},
+    {"redeem-bind", tu_op_redeem_bind, false, true, PAIRTOK_OK},
+    {"redeem-bind-abort", tu_op_redeem_abort, false, true, PAIRTOK_EABORTED},
+    {"revoke-id", tu_op_revoke_id, false, false, PAIRTOK_OK},
+    {"revoke-principal", tu_op_revoke_principal, false, false, PAIRTOK_OK},
+    {"prune", tu_op_prune, false, false, PAIRTOK_OK},
+    {"save", tu_op_save, false, false, PAIRTOK_OK},
+    {"load", tu_op_load, false, false, PAIRTOK_OK},
+    {"list", tu_op_list, false, false, PAIRTOK_OK},
+    {"check", tu_op_check, false, false, PAIRTOK_OK},
 };
 
 /* ---------------------------------------------------------------------- */
@@ -202,8 +202,8 @@ static const scenario scenarios[] = {
 
 typedef struct fixture {
     const scenario *sc; /* NULL for store_open */
-    rt_site site;
-    rt_blob old;
+    tu_site site;
+    tu_blob old;
 } fixture;
 
 /* *state comes in as the test's scenario (its initial_state). */
@@ -212,8 +212,8 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->sc = *state;
-    rt_site_init(&f->site, "alloc", NULL);
-    f->old = rt_base_blob();
+    tu_site_init(&f->site, "alloc", NULL);
+    f->old = tu_base_blob();
     *state = f;
     return 0;
 }
@@ -221,32 +221,32 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    rt_site_free(&f->site);
-    rt_blob_free(&f->old);
+    tu_site_free(&f->site);
+    tu_blob_free(&f->old);
     free(f);
     return 0;
 }
 
-static rt_blob current(const fixture *f, const scenario *sc)
+static tu_blob current(const fixture *f, const scenario *sc)
 {
-    return rt_read_masked(f->site.path, sc->random_hash);
+    return tu_read_file_masked(f->site.path, sc->random_hash);
 }
 
 static void reset(const fixture *f)
 {
-    rt_empty_dir(f->site.root);
-    rt_restore(f->site.path, &f->old, 0600);
+    tu_empty_dir(f->site.root);
+    tu_restore_file(f->site.path, &f->old, 0600);
 }
 
 /* The new version: a fault-free run on a fresh copy; and, for two-phase
  * redeem, the reserved one (what a failing bind leaves when releasing
  * fails is the reserved version, too). */
-static rt_blob reference(const fixture *f, const scenario *sc)
+static tu_blob reference(const fixture *f, const scenario *sc)
 {
     reset(f);
-    pairtok_store *s = rt_open(&f->site);
+    pairtok_store *s = tu_open(&f->site);
     pairtok_error err;
-    rt_op_ctx c = ctx0;
+    tu_op_ctx c = ctx0;
     pairtok_status st = sc->run(s, &c, &err);
     if (st != sc->ok) {
         fail_msg("%s: reference: %d %s", sc->name, st, err.message);
@@ -255,42 +255,42 @@ static rt_blob reference(const fixture *f, const scenario *sc)
     return current(f, sc);
 }
 
-static bool one_run(fixture *f, const scenario *sc, const rt_blob *fresh, unsigned long n,
+static bool one_run(fixture *f, const scenario *sc, const tu_blob *fresh, unsigned long n,
                     bool warm, unsigned long *failures)
 {
     reset(f);
     size_t blocks = live_count;
-    pairtok_store *s = rt_open(&f->site);
+    pairtok_store *s = tu_open(&f->site);
     pairtok_error err;
     if (warm) {
         pairtok_record_list list = {0};
-        assert_int_equal(pairtok_list_at(s, NULL, &list, RT_T0, &err), PAIRTOK_OK);
+        assert_int_equal(pairtok_list_at(s, NULL, &list, TU_T0, &err), PAIRTOK_OK);
         pairtok_record_list_free(&list);
     }
-    rt_op_ctx c = ctx0;
+    tu_op_ctx c = ctx0;
     arm(n);
     pairtok_status st = sc->run(s, &c, &err);
     bool fired = alloc.fired;
     arm(0);
 
-    rt_blob now = current(f, sc);
-    bool succeeded = rt_op_succeeded(st, sc->ok, &err);
+    tu_blob now = current(f, sc);
+    bool succeeded = tu_op_succeeded(st, sc->ok, &err);
     bool failed = fired && !succeeded;
     if (!failed) {
-        if (!succeeded || !rt_blob_eq(&now, fresh)) {
+        if (!succeeded || !tu_blob_eq(&now, fresh)) {
             fail_msg("%s: allocation %lu%s: status %d (%s), or not the new version", sc->name, n,
                      fired ? " failed but was tolerated" : "", st, err.message);
         }
     } else {
         (*failures)++;
-        pairtok_status want = rt_op_failed_status(sc->ok, &c, PAIRTOK_ENOMEM);
+        pairtok_status want = tu_op_failed_status(sc->ok, &c, PAIRTOK_ENOMEM);
         if (st != want || err.code != want || strstr(err.message, "out of memory") == NULL) {
             fail_msg("%s: allocation %lu failed: status %d, want %d: %s", sc->name, n, st, want,
                      err.message);
         }
-        bool unchanged = rt_blob_eq(&now, &f->old);
+        bool unchanged = tu_blob_eq(&now, &f->old);
         bool reserved = now.exists && strstr(now.data, "reserved_at_epoch") != NULL;
-        if (!(unchanged || (sc->two_phase && c.bind_calls > 0 && reserved))) {
+        if (!(unchanged || (sc->two_phase && c.bind.calls > 0 && reserved))) {
             fail_msg("%s: allocation %lu failed and the store changed:\n%s", sc->name, n, now.data);
         }
         if (!unchanged) {
@@ -302,19 +302,19 @@ static bool one_run(fixture *f, const scenario *sc, const rt_blob *fresh, unsign
             reset(f);
         }
     }
-    rt_blob_free(&now);
-    if (rt_count_temps(f->site.root, "pair-tokens.toml") != 0 || !rt_lock_is_free(f->site.lock)) {
+    tu_blob_free(&now);
+    if (tu_count_temps(f->site.root, "pair-tokens.toml") != 0 || !tu_lock_is_free(f->site.lock)) {
         fail_msg("%s: allocation %lu: temp file left or lock held", sc->name, n);
     }
     if (failed) {
         /* Retry on the same handle. */
-        rt_op_ctx again = ctx0;
+        tu_op_ctx again = ctx0;
         st = sc->run(s, &again, &err);
         now = current(f, sc);
-        if (st != sc->ok || !rt_blob_eq(&now, fresh)) {
+        if (st != sc->ok || !tu_blob_eq(&now, fresh)) {
             fail_msg("%s: retry after allocation %lu failed: %d %s", sc->name, n, st, err.message);
         }
-        rt_blob_free(&now);
+        tu_blob_free(&now);
     }
     pairtok_store_close(s);
     if (live_count != blocks) {
@@ -328,7 +328,7 @@ static void test_scenario(void **state)
 {
     fixture *f = *state;
     const scenario *sc = f->sc;
-    rt_blob fresh = reference(f, sc);
+    tu_blob fresh = reference(f, sc);
     unsigned long failures = 0, n;
     for (int warm = 0; warm < 2; warm++) {
         for (n = 1; one_run(f, sc, &fresh, n, warm, &failures); n++) {
@@ -339,10 +339,10 @@ static void test_scenario(void **state)
         print_message("# %s (%s handle): %lu allocations, every one failed once\n", sc->name,
                       warm ? "warm" : "cold", n - 1);
     }
-    if (failures == 0 && sc->run != rt_op_check) {
+    if (failures == 0 && sc->run != tu_op_check) {
         fail_msg("%s: no allocation to fail", sc->name);
     }
-    rt_blob_free(&fresh);
+    tu_blob_free(&fresh);
 }
 
 static void test_open(void **state)
@@ -395,6 +395,6 @@ int main(void)
         T(9, "list"),
         T(10, "check"),
     };
-    rt_fail_via(rt_cmocka_fail);
+    tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,30 +26,30 @@
 
 #include <cmocka.h>
 
-#include "rel.h"
+#include "testutil.h"
 
 /* The store is <root>/etc/pair-tokens.toml. */
-typedef rt_site fixture;
+typedef tu_site fixture;
 
 static int setup(void **state)
 {
-    *state = rt_site_new("badinput", "etc");
+    *state = tu_site_new("badinput", "etc");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    rt_site_delete(*state);
+    tu_site_delete(*state);
     return 0;
 }
 
 /* A fresh directory with the base store in it. */
 static void fresh(const fixture *f)
 {
-    rt_empty_dir(f->root);
+    tu_empty_dir(f->root);
     assert_int_equal(mkdir(f->dir, 0700), 0);
-    char *text = rt_base_store();
-    rt_write(f->path, text, strlen(text), 0600);
+    char *text = tu_base_store();
+    tu_write_file(f->path, text, strlen(text), 0600);
     free(text);
 }
 
@@ -60,7 +60,7 @@ static void fresh(const fixture *f)
 typedef struct snapshot {
     bool exists;
     struct stat st;
-    rt_blob bytes; /* regular files up to 1 MiB */
+    tu_blob bytes; /* regular files up to 1 MiB */
     char link[PAIRTOK_PATH_MAX];
     struct stat dir;
 } snapshot;
@@ -72,7 +72,7 @@ static snapshot take(const fixture *f)
     if (lstat(f->path, &s.st) == 0) {
         s.exists = true;
         if (S_ISREG(s.st.st_mode) && s.st.st_size <= (1 << 20)) {
-            s.bytes = rt_read(f->path);
+            s.bytes = tu_read_file(f->path);
         } else if (S_ISLNK(s.st.st_mode)) {
             ssize_t n = readlink(f->path, s.link, sizeof s.link - 1);
             assert_true(n > 0);
@@ -96,16 +96,16 @@ static void assert_unchanged(const fixture *f, const snapshot *before, const cha
                now.st.st_size == before->st.st_size && now.st.st_nlink == before->st.st_nlink &&
                now.st.st_uid == before->st.st_uid &&
                same_time(now.st.st_mtim, before->st.st_mtim) &&
-               rt_blob_eq(&now.bytes, &before->bytes) && strcmp(now.link, before->link) == 0;
+               tu_blob_eq(&now.bytes, &before->bytes) && strcmp(now.link, before->link) == 0;
     }
     same = same && now.dir.st_mode == before->dir.st_mode;
     if (!same) {
         fail_msg("%s: the store changed", what);
     }
-    if (rt_count_temps(f->dir, "pair-tokens.toml") != 0) {
+    if (tu_count_temps(f->dir, "pair-tokens.toml") != 0) {
         fail_msg("%s: temp file left", what);
     }
-    rt_blob_free(&now.bytes);
+    tu_blob_free(&now.bytes);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -157,7 +157,7 @@ static void refuse_all(const fixture *f, const char *name, pairtok_status want, 
                        unsigned ops)
 {
     snapshot before = take(f);
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_error err;
     pairtok_status st;
     char first[PAIRTOK_MESSAGE_MAX] = "";
@@ -167,11 +167,11 @@ static void refuse_all(const fixture *f, const char *name, pairtok_status want, 
         snprintf(first, sizeof first, "%s", err.message);
         expect(f, name, "load", st, &err, want, msg, &before);
         assert_int_equal(list.count, 0);
-        st = pairtok_list_at(s, NULL, &list, RT_T0, &err);
+        st = pairtok_list_at(s, NULL, &list, TU_T0, &err);
         expect(f, name, "list", st, &err, want, msg, &before);
         seen problems = {msg, false, 0, ""};
         size_t n;
-        st = pairtok_check_at(s, on_problem, &problems, &n, RT_T0, &err);
+        st = pairtok_check_at(s, on_problem, &problems, &n, TU_T0, &err);
         if (st != PAIRTOK_OK || n == 0 || !problems.found) {
             fail_msg("%s: check: status %d, %zu problems, first: %s", name, st, n, problems.first);
         }
@@ -180,43 +180,43 @@ static void refuse_all(const fixture *f, const char *name, pairtok_status want, 
     if (ops & OP_WRITES) {
         char tok[PAIRTOK_TOKEN_LEN + 1];
         size_t removed;
-        st = pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, RT_T0, &err);
+        st = pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, TU_T0, &err);
         if (first[0] == '\0') {
             snprintf(first, sizeof first, "%s", err.message);
         }
         expect(f, name, "issue", st, &err, want, msg, &before);
         assert_string_equal(tok, "");
-        st = pairtok_redeem_at(s, rt_tokens[1], NULL, NULL, NULL, RT_T0, &err);
+        st = pairtok_redeem_at(s, tu_tokens[1], NULL, NULL, NULL, TU_T0, &err);
         expect(f, name, "redeem", st, &err, want, msg, &before);
-        st = pairtok_redeem_at(s, rt_tokens[1], bind_never, NULL, NULL, RT_T0, &err);
+        st = pairtok_redeem_at(s, tu_tokens[1], bind_never, NULL, NULL, TU_T0, &err);
         expect(f, name, "redeem+bind", st, &err, want, msg, &before);
         char id[13];
-        memcpy(id, rt_hash_of(1), 12);
+        memcpy(id, tu_hash_of(1), 12);
         id[12] = '\0';
         st = pairtok_revoke_id(s, id, &removed, &err);
         expect(f, name, "revoke id", st, &err, want, msg, &before);
         st = pairtok_revoke_principal(s, "bob", &removed, &err);
         expect(f, name, "revoke principal", st, &err, want, msg, &before);
-        st = pairtok_prune_at(s, &removed, RT_T0 + 100000, &err);
+        st = pairtok_prune_at(s, &removed, TU_T0 + 100000, &err);
         expect(f, name, "prune", st, &err, want, msg, &before);
-        pairtok_record rec = {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0};
-        strcpy(rec.token_hash, rt_hash_of(4));
+        pairtok_record rec = {.expires_at_epoch = TU_T0 + 60, .issued_at_epoch = TU_T0};
+        strcpy(rec.token_hash, tu_hash_of(4));
         strcpy(rec.principal, "eve");
         pairtok_record_list one = {&rec, 1, 1, NULL};
         st = pairtok_store_save(s, &one, &err);
         expect(f, name, "save", st, &err, want, msg, &before);
     }
     pairtok_store_close(s);
-    rt_blob_free(&before.bytes);
+    tu_blob_free(&before.bytes);
     print_message("# %s: status %d: %s\n", name, want, first);
 }
 
 /* A store file with `text` as its content. */
 static void store_text(const fixture *f, const char *text)
 {
-    rt_empty_dir(f->root);
+    tu_empty_dir(f->root);
     assert_int_equal(mkdir(f->dir, 0700), 0);
-    rt_write(f->path, text, strlen(text), 0600);
+    tu_write_file(f->path, text, strlen(text), 0600);
 }
 
 /* One valid record with `field_line` appended (or replacing by order). */
@@ -231,7 +231,7 @@ static char *record_with(const char *extra, const char *expires, const char *iss
              "expires_at_epoch = %s\n"
              "issued_at_epoch = %s\n"
              "%s",
-             rt_hash_of(0), expires, issued, extra);
+             tu_hash_of(0), expires, issued, extra);
     return text;
 }
 
@@ -255,13 +255,13 @@ static void test_huge_sparse_file(void **state)
     refuse_all(f, "1 GiB sparse store", PAIRTOK_EUNSAFE, "over the 64 MiB limit",
                OP_READS | OP_WRITES);
     /* Refused before reading: not one read() on it. */
-    pairtok_store *s = rt_open(f);
-    pairtok_internal_set_sys(s, &rt_sys);
-    rt_fault_arm(RT_PASS, 0, 0);
+    pairtok_store *s = tu_open(f);
+    pairtok_internal_set_sys(s, &tu_sys);
+    tu_fault_arm(TU_PASS, 0, 0);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_EUNSAFE);
-    assert_int_equal(rt_fault.per_call[RT_READ], 0);
+    assert_int_equal(tu_fault.per_call[TU_READ], 0);
     pairtok_store_close(s);
     /* 64 MiB exactly is allowed past the size check (then parsed). */
 }
@@ -291,7 +291,7 @@ static const char *behind_symlink(const fixture *f, const char *path, const char
                                   const char *name)
 {
     fresh(f);
-    const char *real = rt_join(dir, name);
+    const char *real = tu_join(dir, name);
     assert_int_equal(rename(path, real), 0);
     assert_int_equal(symlink(name, path), 0);
     return real;
@@ -301,12 +301,12 @@ static void test_symlink(void **state)
 {
     fixture *f = *state;
     const char *real = behind_symlink(f, f->path, f->dir, "real.toml");
-    rt_blob target = rt_read(real);
+    tu_blob target = tu_read_file(real);
     refuse_all(f, "store is a symlink", PAIRTOK_EUNSAFE, "symbolic link", OP_READS | OP_WRITES);
-    rt_blob after = rt_read(real);
-    assert_true(rt_blob_eq(&target, &after));
-    rt_blob_free(&target);
-    rt_blob_free(&after);
+    tu_blob after = tu_read_file(real);
+    assert_true(tu_blob_eq(&target, &after));
+    tu_blob_free(&target);
+    tu_blob_free(&after);
 }
 
 static void test_dangling_symlink(void **state)
@@ -323,7 +323,7 @@ static void test_hard_link(void **state)
 {
     fixture *f = *state;
     fresh(f);
-    assert_int_equal(link(f->path, rt_join(f->dir, "other-name")), 0);
+    assert_int_equal(link(f->path, tu_join(f->dir, "other-name")), 0);
     refuse_all(f, "store has 2 hard links", PAIRTOK_EUNSAFE, "has 2 hard links",
                OP_READS | OP_WRITES);
 }
@@ -365,18 +365,18 @@ static void test_directory_symlink(void **state)
 {
     fixture *f = *state;
     const char *real = behind_symlink(f, f->dir, f->root, "real-etc");
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_error err;
     pairtok_record_list list = {0};
     char tok[PAIRTOK_TOKEN_LEN + 1];
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "symbolic link"));
-    assert_int_equal(pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, RT_T0, &err),
+    assert_int_equal(pairtok_issue_at(s, "alice", NULL, 300, tok, NULL, TU_T0, &err),
                      PAIRTOK_EUNSAFE);
     print_message("# store directory is a symlink: status %d: %s\n", PAIRTOK_EUNSAFE, err.message);
     pairtok_store_close(s);
-    assert_int_equal(rt_count_temps(real, "pair-tokens.toml"), 0);
-    assert_false(access(rt_join(real, "pair-tokens.toml.lock"), F_OK) == 0);
+    assert_int_equal(tu_count_temps(real, "pair-tokens.toml"), 0);
+    assert_false(access(tu_join(real, "pair-tokens.toml.lock"), F_OK) == 0);
 }
 
 static void test_other_owner(void **state)
@@ -451,7 +451,7 @@ static void test_duplicate_records(void **state)
     char text[40000];
     snprintf(text, sizeof text, "%s\n%s", one, one);
     store_text(f, text);
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_error err;
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
@@ -461,15 +461,15 @@ static void test_duplicate_records(void **state)
     assert_int_equal(pairtok_store_save(s, &list, &err), PAIRTOK_EINVAL);
     assert_non_null(strstr(err.message, "twice"));
     assert_unchanged(f, &before, "save with duplicates");
-    rt_blob_free(&before.bytes);
+    tu_blob_free(&before.bytes);
     pairtok_record_list_free(&list);
     seen problems = {"appears more than once", false, 0, ""};
     size_t n;
-    assert_int_equal(pairtok_check_at(s, on_problem, &problems, &n, RT_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_check_at(s, on_problem, &problems, &n, TU_T0, &err), PAIRTOK_OK);
     assert_true(problems.found);
     print_message("# duplicate records: check: %s\n", problems.first);
-    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
-    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err),
+    assert_int_equal(pairtok_redeem_at(s, tu_tokens[0], NULL, NULL, NULL, TU_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(s, tu_tokens[0], NULL, NULL, NULL, TU_T0, &err),
                      PAIRTOK_EDENIED);
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
@@ -501,19 +501,19 @@ static void test_epochs(void **state)
     /* INT64_MAX loads, but is never redeemable (lifetime over the cap). */
     char *text = record_with("", "9223372036854775807", "0");
     store_text(f, text);
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_error err;
     seen problems = {"exceeds the 1-hour cap", false, 0, ""};
     size_t n;
-    assert_int_equal(pairtok_check_at(s, on_problem, &problems, &n, RT_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_check_at(s, on_problem, &problems, &n, TU_T0, &err), PAIRTOK_OK);
     assert_true(problems.found);
     snapshot before = take(f);
-    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err),
+    assert_int_equal(pairtok_redeem_at(s, tu_tokens[0], NULL, NULL, NULL, TU_T0, &err),
                      PAIRTOK_EDENIED);
     assert_unchanged(f, &before, "redeem of an INT64_MAX record");
     print_message("# expires_at_epoch = 2^63-1: loads; check: %s; redeem: %s\n", problems.first,
                   err.message);
-    rt_blob_free(&before.bytes);
+    tu_blob_free(&before.bytes);
     pairtok_store_close(s);
     free(text);
 }
@@ -554,7 +554,7 @@ static void test_bad_fields(void **state)
     for (size_t i = 0; i < 2; i++) {
         char buf[1024];
         snprintf(buf, sizeof buf, "[[pair_token]]\n%s%s%s", i == 0 ? "" : "token_hash = \"",
-                 i == 0 ? "" : rt_hash_of(0), i == 0 ? "" : "\"\n");
+                 i == 0 ? "" : tu_hash_of(0), i == 0 ? "" : "\"\n");
         strcat(buf, lines[i][0]);
         if (i == 0) {
             strcat(buf, "principal = \"alice\"\n");
@@ -570,7 +570,7 @@ static void test_bad_fields(void **state)
 /* ---------------------------------------------------------------------- */
 
 /* An argument test: the base store, its snapshot, a handle on it (whose
- * system calls rt_sys counts, if `counted`), and what the calls need. */
+ * system calls tu_sys counts, if `counted`), and what the calls need. */
 typedef struct argtest {
     const fixture *f;
     snapshot before;
@@ -584,16 +584,16 @@ static void arg_begin(argtest *t, void **state, bool counted)
     t->f = *state;
     fresh(t->f);
     t->before = take(t->f);
-    t->s = rt_open(t->f);
+    t->s = tu_open(t->f);
     if (counted) {
-        pairtok_internal_set_sys(t->s, &rt_sys);
+        pairtok_internal_set_sys(t->s, &tu_sys);
     }
 }
 
 static void arg_end(argtest *t)
 {
     pairtok_store_close(t->s);
-    rt_blob_free(&t->before.bytes);
+    tu_blob_free(&t->before.bytes);
 }
 
 /* `st` (of a call that reported into t->err) refuses the argument. */
@@ -623,20 +623,20 @@ static void test_labels(void **state)
         {"trunc \xe2\x82", "label with a truncated sequence", "not valid UTF-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        rt_fault_arm(RT_PASS, 0, 0);
+        tu_fault_arm(TU_PASS, 0, 0);
         pairtok_status st =
-            pairtok_issue_at(t.s, "alice", cases[i].input, 300, t.tok, NULL, RT_T0, &t.err);
+            pairtok_issue_at(t.s, "alice", cases[i].input, 300, t.tok, NULL, TU_T0, &t.err);
         refuse_arg(&t, cases[i].name, st, cases[i].msg);
-        assert_int_equal(rt_fault.calls, 0); /* before any I/O */
+        assert_int_equal(tu_fault.calls, 0); /* before any I/O */
     }
-    pairtok_status st = pairtok_issue_at(t.s, "alice", big, 300, t.tok, NULL, RT_T0, &t.err);
+    pairtok_status st = pairtok_issue_at(t.s, "alice", big, 300, t.tok, NULL, TU_T0, &t.err);
     refuse_arg(&t, "label of 4097 bytes", st, "longer than the 4096-byte limit");
     /* 4096 bytes and a NUL-free UTF-8 label with emoji are fine. */
     big[PAIRTOK_LABEL_MAX] = '\0';
-    assert_int_equal(pairtok_issue_at(t.s, "alice", big, 300, t.tok, NULL, RT_T0, &t.err),
+    assert_int_equal(pairtok_issue_at(t.s, "alice", big, 300, t.tok, NULL, TU_T0, &t.err),
                      PAIRTOK_OK);
     assert_int_equal(pairtok_issue_at(t.s, "alice", "t\xc3\xa9l\xc3\xa9phone \xf0\x9f\x93\xb1", 300,
-                                      t.tok, NULL, RT_T0, &t.err),
+                                      t.tok, NULL, TU_T0, &t.err),
                      PAIRTOK_OK);
     arg_end(&t);
 }
@@ -662,17 +662,17 @@ static void test_principals(void **state)
     };
     size_t removed;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pairtok_status st = pairtok_issue_at(t.s, bad[i][0], NULL, 300, t.tok, NULL, RT_T0, &t.err);
+        pairtok_status st = pairtok_issue_at(t.s, bad[i][0], NULL, 300, t.tok, NULL, TU_T0, &t.err);
         refuse_arg(&t, bad[i][1], st, "principal: must be 1 to 64 characters");
         st = pairtok_revoke_principal(t.s, bad[i][0], &removed, &t.err);
         expect(t.f, bad[i][1], "revoke", st, &t.err, PAIRTOK_EINVAL, "principal:", &t.before);
     }
-    pairtok_status st = pairtok_issue_at(t.s, p65, NULL, 300, t.tok, NULL, RT_T0, &t.err);
+    pairtok_status st = pairtok_issue_at(t.s, p65, NULL, 300, t.tok, NULL, TU_T0, &t.err);
     refuse_arg(&t, "principal of 65 characters", st, "must be 1 to 64 characters");
-    st = pairtok_issue_at(t.s, "anonymous", NULL, 300, t.tok, NULL, RT_T0, &t.err);
+    st = pairtok_issue_at(t.s, "anonymous", NULL, 300, t.tok, NULL, TU_T0, &t.err);
     refuse_arg(&t, "principal anonymous", st, "'anonymous' is reserved");
     p65[64] = '\0';
-    assert_int_equal(pairtok_issue_at(t.s, p65, NULL, 300, t.tok, NULL, RT_T0, &t.err), PAIRTOK_OK);
+    assert_int_equal(pairtok_issue_at(t.s, p65, NULL, 300, t.tok, NULL, TU_T0, &t.err), PAIRTOK_OK);
     arg_end(&t);
 }
 
@@ -681,14 +681,14 @@ static void test_tokens(void **state)
     argtest t;
     arg_begin(&t, state, true);
     char t31[32], t33[34];
-    memcpy(t31, rt_tokens[0], 31);
+    memcpy(t31, tu_tokens[0], 31);
     t31[31] = '\0';
-    snprintf(t33, sizeof t33, "%sA", rt_tokens[0]);
+    snprintf(t33, sizeof t33, "%sA", tu_tokens[0]);
     char eq[33], plus[33], slash[33], space[33];
-    snprintf(eq, sizeof eq, "%.31s=", rt_tokens[0]);
-    snprintf(plus, sizeof plus, "+%.31s", rt_tokens[0] + 1);
-    snprintf(slash, sizeof slash, "%.16s/%.15s", rt_tokens[0], rt_tokens[0] + 17);
-    snprintf(space, sizeof space, "%.16s %.15s", rt_tokens[0], rt_tokens[0] + 17);
+    snprintf(eq, sizeof eq, "%.31s=", tu_tokens[0]);
+    snprintf(plus, sizeof plus, "+%.31s", tu_tokens[0] + 1);
+    snprintf(slash, sizeof slash, "%.16s/%.15s", tu_tokens[0], tu_tokens[0] + 17);
+    snprintf(space, sizeof space, "%.16s %.15s", tu_tokens[0], tu_tokens[0] + 17);
     const char *const bad[][2] = {
         {t31, "token of 31 characters"},
         {t33, "token of 33 characters"},
@@ -701,16 +701,16 @@ static void test_tokens(void **state)
         {"wEWrFNsi3D2oYehDDeymv_mEg9_k2q\xc3\xa9", "token with non-ASCII"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rt_fault_arm(RT_PASS, 0, 0);
-        pairtok_status st = pairtok_redeem_at(t.s, bad[i][0], NULL, NULL, NULL, RT_T0, &t.err);
+        tu_fault_arm(TU_PASS, 0, 0);
+        pairtok_status st = pairtok_redeem_at(t.s, bad[i][0], NULL, NULL, NULL, TU_T0, &t.err);
         refuse_arg(&t, bad[i][1], st, "token: malformed");
-        assert_int_equal(rt_fault.calls, 0); /* before any I/O, no lock */
+        assert_int_equal(tu_fault.calls, 0); /* before any I/O, no lock */
         assert_null(strstr(t.err.message, bad[i][0][0] ? bad[i][0] : "\x01"));
     }
     /* Surrounding whitespace is trimmed: a valid token with it works. */
     char padded[64];
-    snprintf(padded, sizeof padded, " \t%s\r\n", rt_tokens[1]);
-    assert_int_equal(pairtok_redeem_at(t.s, padded, NULL, NULL, NULL, RT_T0, &t.err), PAIRTOK_OK);
+    snprintf(padded, sizeof padded, " \t%s\r\n", tu_tokens[1]);
+    assert_int_equal(pairtok_redeem_at(t.s, padded, NULL, NULL, NULL, TU_T0, &t.err), PAIRTOK_OK);
     arg_end(&t);
 }
 
@@ -719,9 +719,9 @@ static void test_other_arguments(void **state)
     argtest t;
     arg_begin(&t, state, false);
     size_t removed;
-    pairtok_status st = pairtok_issue_at(t.s, "alice", NULL, 0, t.tok, NULL, RT_T0, &t.err);
+    pairtok_status st = pairtok_issue_at(t.s, "alice", NULL, 0, t.tok, NULL, TU_T0, &t.err);
     refuse_arg(&t, "ttl 0", st, "ttl: must be greater than 0");
-    st = pairtok_issue_at(t.s, "alice", NULL, 3601, t.tok, NULL, RT_T0, &t.err);
+    st = pairtok_issue_at(t.s, "alice", NULL, 3601, t.tok, NULL, TU_T0, &t.err);
     refuse_arg(&t, "ttl 3601", st, "exceeds the 1-hour cap");
     static const char *const ids[][2] = {
         {"abcdef1", "id of 7 hex digits"},
@@ -734,14 +734,14 @@ static void test_other_arguments(void **state)
         refuse_arg(&t, ids[i][1], st, "id: must be 8 to 64 hex digits");
     }
     /* save validates every record first */
-    pairtok_record rec = {.expires_at_epoch = RT_T0 + 60, .issued_at_epoch = RT_T0};
+    pairtok_record rec = {.expires_at_epoch = TU_T0 + 60, .issued_at_epoch = TU_T0};
     strcpy(rec.principal, "alice");
     pairtok_record_list one = {&rec, 1, 1, NULL};
-    strcpy(rec.token_hash, rt_hash_of(0));
+    strcpy(rec.token_hash, tu_hash_of(0));
     rec.token_hash[0] = 'G';
     st = pairtok_store_save(t.s, &one, &t.err);
     refuse_arg(&t, "save: hash not hex", st, "records[0]:");
-    strcpy(rec.token_hash, rt_hash_of(0));
+    strcpy(rec.token_hash, tu_hash_of(0));
     strcpy(rec.principal, "a/b");
     st = pairtok_store_save(t.s, &one, &t.err);
     refuse_arg(&t, "save: principal a/b", st, "records[0]: principal");
@@ -782,12 +782,12 @@ static int replacing_openat(int dirfd, const char *path, int flags, mode_t mode)
     int fd = openat(dirfd, path, flags, mode);
     if (fd >= 0 && replace_armed && strcmp(path, "pair-tokens.toml") == 0) {
         replace_armed = 0;
-        const char *next = rt_join(replace_fixture->dir, "next");
-        char *text = rt_base_store();
-        rt_write(next, text, strlen(text), 0600);
+        const char *next = tu_join(replace_fixture->dir, "next");
+        char *text = tu_base_store();
+        tu_write_file(next, text, strlen(text), 0600);
         free(text);
         if (rename(next, replace_fixture->path) != 0) {
-            rt_die("rename");
+            tu_die("rename");
         }
     }
     return fd;
@@ -800,7 +800,7 @@ static void test_replaced_while_opening(void **state)
     replace_fixture = f;
     pairtok_sys sys = pairtok_sys_default;
     sys.openat = replacing_openat;
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_internal_set_sys(s, &sys);
     pairtok_error err;
     pairtok_record_list list = {0};
@@ -813,10 +813,10 @@ static void test_replaced_while_opening(void **state)
     pairtok_record_list_free(&list);
     replace_armed = 1;
     size_t problems;
-    assert_int_equal(pairtok_check_at(s, NULL, NULL, &problems, RT_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_check_at(s, NULL, NULL, &problems, TU_T0, &err), PAIRTOK_OK);
     assert_int_equal(problems, 0);
     replace_armed = 1; /* the redeem's unlocked existence check */
-    assert_int_equal(pairtok_redeem_at(s, rt_tokens[0], NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(s, tu_tokens[0], NULL, NULL, NULL, TU_T0, &err), PAIRTOK_OK);
     pairtok_store_close(s);
 }
 
@@ -848,6 +848,6 @@ int main(void)
         TEST(test_other_arguments),
         TEST(test_replaced_while_opening),
     };
-    rt_fail_via(rt_cmocka_fail);
+    tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

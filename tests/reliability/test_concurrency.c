@@ -32,14 +32,14 @@
 
 #include <cmocka.h>
 
-#include "rel.h"
+#include "testutil.h"
 
 /* The store is <root>/pair-tokens.toml. */
-typedef rt_site fixture;
+typedef tu_site fixture;
 
 static int setup(void **state)
 {
-    fixture *f = rt_site_new("conc", NULL);
+    fixture *f = tu_site_new("conc", NULL);
     f->opts.max_per_principal = 100000;
     f->opts.max_total = 100000;
     f->opts.lock_timeout_ms = 60000; /* never the point here */
@@ -49,7 +49,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    rt_site_delete(*state);
+    tu_site_delete(*state);
     return 0;
 }
 
@@ -108,7 +108,7 @@ static void worker(const fixture *f, const shared_pool *pool, unsigned id, unsig
     if (logf_ == NULL) {
         _exit(2);
     }
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     uint64_t rng = 0x9E3779B97F4A7C15u * (id + 1);
     char principal[16];
     snprintf(principal, sizeof principal, "w%u", id);
@@ -116,7 +116,7 @@ static void worker(const fixture *f, const shared_pool *pool, unsigned id, unsig
     size_t n_mine = 0;
     pairtok_error err;
     for (unsigned i = 0; i < k; i++) {
-        uint64_t now = RT_T0 + i;
+        uint64_t now = TU_T0 + i;
         unsigned op = (unsigned)(next_rand(&rng) % 100);
         if (op < 30 && n_mine < 64) {
             char tok[PAIRTOK_TOKEN_LEN + 1];
@@ -237,18 +237,18 @@ static tok_state *add(model *m, const char *tok, uint64_t expires, int owner, un
 
 static void run_mixed(fixture *f, unsigned procs, unsigned k)
 {
-    rt_empty_dir(f->root);
+    tu_empty_dir(f->root);
     /* The shared pool: issued before the workers start, so all know it. */
     static shared_pool pool;
     pool.n = procs * 4 < POOL_MAX ? procs * 4 : POOL_MAX;
     model m = {0};
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_error err;
     for (size_t i = 0; i < pool.n; i++) {
         uint32_t ttl = i % 3 == 0 ? k / 2 + 1 : 3600; /* a third expire midway */
-        assert_int_equal(pairtok_issue_at(s, "pool", NULL, ttl, pool.tok[i], NULL, RT_T0, &err),
+        assert_int_equal(pairtok_issue_at(s, "pool", NULL, ttl, pool.tok[i], NULL, TU_T0, &err),
                          PAIRTOK_OK);
-        add(&m, pool.tok[i], RT_T0 + ttl, -1, 0);
+        add(&m, pool.tok[i], TU_T0 + ttl, -1, 0);
     }
     pairtok_store_close(s);
 
@@ -267,7 +267,7 @@ static void run_mixed(fixture *f, unsigned procs, unsigned k)
         int status;
         assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            rt_blob b = rt_read(logs[w]);
+            tu_blob b = tu_read_file(logs[w]);
             fail_msg("worker %u failed (status %#x):\n%s", w, status, b.exists ? b.data : "");
         }
     }
@@ -275,7 +275,7 @@ static void run_mixed(fixture *f, unsigned procs, unsigned k)
     /* Replay the logs into the model. */
     unsigned redeems_ok = 0, denied = 0, aborted = 0, issued = 0, revokes = 0;
     for (unsigned w = 0; w < procs; w++) {
-        rt_blob b = rt_read(logs[w]);
+        tu_blob b = tu_read_file(logs[w]);
         assert_true(b.exists);
         unsigned seq = 0;
         for (char *line = strtok(b.data, "\n"); line != NULL; line = strtok(NULL, "\n")) {
@@ -314,19 +314,19 @@ static void run_mixed(fixture *f, unsigned procs, unsigned k)
                 fail_msg("worker %u: %s", w, line);
             }
         }
-        rt_blob_free(&b);
+        tu_blob_free(&b);
     }
 
     /* The final store. */
-    s = rt_open(f);
+    s = tu_open(f);
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
     size_t problems;
-    assert_int_equal(pairtok_check_at(s, NULL, NULL, &problems, RT_T0 + k, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_check_at(s, NULL, NULL, &problems, TU_T0 + k, &err), PAIRTOK_OK);
     if (problems != 0) {
         fail_msg("check found %zu problem(s)", problems);
     }
-    uint64_t last_now = RT_T0 + k - 1;
+    uint64_t last_now = TU_T0 + k - 1;
     for (size_t i = 0; i < m.n; i++) {
         tok_state *t = &m.t[i];
         bool in_store = false;
@@ -367,7 +367,7 @@ static void run_mixed(fixture *f, unsigned procs, unsigned k)
 
 static void test_mixed(void **state)
 {
-    unsigned k = rt_scale(40, 20);
+    unsigned k = tu_scale(40, 20);
     for (unsigned procs = 2; procs <= 16; procs *= 2) {
         run_mixed(*state, procs, k);
     }
@@ -377,23 +377,17 @@ static void test_mixed(void **state)
 /* 16 processes, one token.                                               */
 /* ---------------------------------------------------------------------- */
 
-static int bind_yes(const pairtok_record *rec, void *ctx)
-{
-    (void)rec, (void)ctx;
-    return 0;
-}
-
 static void test_race_one_token(void **state)
 {
     fixture *f = *state;
-    rt_empty_dir(f->root);
-    unsigned rounds = rt_scale(200, 40);
+    tu_empty_dir(f->root);
+    unsigned rounds = tu_scale(200, 40);
     enum { RACERS = 16 };
     for (unsigned round = 0; round < rounds; round++) {
-        pairtok_store *s = rt_open(f);
+        pairtok_store *s = tu_open(f);
         pairtok_error err;
         char tok[PAIRTOK_TOKEN_LEN + 1];
-        assert_int_equal(pairtok_issue_at(s, "race", NULL, 300, tok, NULL, RT_T0, &err),
+        assert_int_equal(pairtok_issue_at(s, "race", NULL, 300, tok, NULL, TU_T0, &err),
                          PAIRTOK_OK);
         pairtok_store_close(s);
         int gate[2];
@@ -405,13 +399,13 @@ static void test_race_one_token(void **state)
             assert_true(pids[i] >= 0);
             if (pids[i] == 0) {
                 close(gate[1]);
-                pairtok_store *mine = rt_open(f);
+                pairtok_store *mine = tu_open(f);
                 char c;
                 if (read(gate[0], &c, 1) != 0) { /* released when the parent closes it */
                     _exit(9);
                 }
-                pairtok_status st = pairtok_redeem_at(mine, tok, round % 2 ? bind_yes : NULL, NULL,
-                                                      NULL, RT_T0 + 1, &err);
+                pairtok_status st = pairtok_redeem_at(mine, tok, round % 2 ? tu_bind : NULL, NULL,
+                                                      NULL, TU_T0 + 1, &err);
                 if (st != PAIRTOK_OK && st != PAIRTOK_EDENIED) {
                     fprintf(stderr, "racer: status %d: %s\n", st, err.message);
                 }
@@ -438,7 +432,7 @@ static void test_race_one_token(void **state)
             fail_msg("round %u: %d winners, %d refused", round, winners, losers);
         }
     }
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);
@@ -454,7 +448,7 @@ static void test_race_one_token(void **state)
 typedef struct inner {
     const fixture *f;
     pairtok_status second;
-    rt_blob during;
+    tu_blob during;
 } inner;
 
 /* In A's bind callback (A holds the lock), B tries to write. */
@@ -469,14 +463,14 @@ static int bind_try_other(const pairtok_record *rec, void *ctx)
     if (pairtok_store_open(in->f->path, &quick, &b, &err) != PAIRTOK_OK) {
         return 1;
     }
-    rt_blob before = rt_read(in->f->path);
+    tu_blob before = tu_read_file(in->f->path);
     char tok[PAIRTOK_TOKEN_LEN + 1];
-    in->second = pairtok_issue_at(b, "other", NULL, 300, tok, NULL, RT_T0, &err);
-    in->during = rt_read(in->f->path);
-    if (!rt_blob_eq(&before, &in->during)) {
+    in->second = pairtok_issue_at(b, "other", NULL, 300, tok, NULL, TU_T0, &err);
+    in->during = tu_read_file(in->f->path);
+    if (!tu_blob_eq(&before, &in->during)) {
         in->second = PAIRTOK_OK; /* B wrote while A held the lock */
     }
-    rt_blob_free(&before);
+    tu_blob_free(&before);
     pairtok_store_close(b);
     return 0;
 }
@@ -484,27 +478,27 @@ static int bind_try_other(const pairtok_record *rec, void *ctx)
 static void test_two_handles_serialise(void **state)
 {
     fixture *f = *state;
-    rt_empty_dir(f->root);
-    pairtok_store *a = rt_open(f), *b = rt_open(f);
+    tu_empty_dir(f->root);
+    pairtok_store *a = tu_open(f), *b = tu_open(f);
     pairtok_error err;
     char tok[PAIRTOK_TOKEN_LEN + 1];
-    assert_int_equal(pairtok_issue_at(a, "alice", NULL, 300, tok, NULL, RT_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_issue_at(a, "alice", NULL, 300, tok, NULL, TU_T0, &err), PAIRTOK_OK);
     inner in = {f, PAIRTOK_OK, {0}};
-    assert_int_equal(pairtok_redeem_at(a, tok, bind_try_other, &in, NULL, RT_T0, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(a, tok, bind_try_other, &in, NULL, TU_T0, &err), PAIRTOK_OK);
     assert_int_equal(in.second, PAIRTOK_EBUSY);
-    rt_blob_free(&in.during);
+    tu_blob_free(&in.during);
 
     /* Caches: each handle sees the other's writes. */
     for (int i = 0; i < 20; i++) {
         pairtok_store *w = i % 2 ? a : b, *r = i % 2 ? b : a;
-        assert_int_equal(pairtok_issue_at(w, "alice", NULL, 300, tok, NULL, RT_T0, &err),
+        assert_int_equal(pairtok_issue_at(w, "alice", NULL, 300, tok, NULL, TU_T0, &err),
                          PAIRTOK_OK);
         pairtok_record_list list = {0};
-        assert_int_equal(pairtok_list_at(r, NULL, &list, RT_T0, &err), PAIRTOK_OK);
+        assert_int_equal(pairtok_list_at(r, NULL, &list, TU_T0, &err), PAIRTOK_OK);
         assert_int_equal(list.count, 1);
         pairtok_record_list_free(&list);
-        assert_int_equal(pairtok_redeem_at(r, tok, NULL, NULL, NULL, RT_T0, &err), PAIRTOK_OK);
-        assert_int_equal(pairtok_redeem_at(w, tok, NULL, NULL, NULL, RT_T0, &err), PAIRTOK_EDENIED);
+        assert_int_equal(pairtok_redeem_at(r, tok, NULL, NULL, NULL, TU_T0, &err), PAIRTOK_OK);
+        assert_int_equal(pairtok_redeem_at(w, tok, NULL, NULL, NULL, TU_T0, &err), PAIRTOK_EDENIED);
     }
     pairtok_store_close(a);
     pairtok_store_close(b);
@@ -523,10 +517,10 @@ typedef struct thread_arg {
 static void *issue_thread(void *p)
 {
     thread_arg *t = p;
-    pairtok_store *s = rt_open(t->f);
+    pairtok_store *s = tu_open(t->f);
     pairtok_error err;
     for (unsigned i = 0; i < t->n && t->st == PAIRTOK_OK; i++) {
-        t->st = pairtok_issue_at(s, "thr", NULL, 300, t->tok[i], NULL, RT_T0, &err);
+        t->st = pairtok_issue_at(s, "thr", NULL, 300, t->tok[i], NULL, TU_T0, &err);
     }
     pairtok_store_close(s);
     return NULL;
@@ -535,13 +529,13 @@ static void *issue_thread(void *p)
 static void *redeem_thread(void *p)
 {
     thread_arg *t = p;
-    pairtok_store *s = rt_open(t->f);
+    pairtok_store *s = tu_open(t->f);
     pairtok_error err;
     /* Every thread tries every token: each must go exactly once overall. */
     for (unsigned j = 0; j < t->threads; j++) {
         for (unsigned i = 0; i < t->all[j].n; i++) {
             pairtok_status st =
-                pairtok_redeem_at(s, t->all[j].tok[i], NULL, NULL, NULL, RT_T0, &err);
+                pairtok_redeem_at(s, t->all[j].tok[i], NULL, NULL, NULL, TU_T0, &err);
             if (st == PAIRTOK_OK) {
                 t->redeemed++;
             } else if (st != PAIRTOK_EDENIED) {
@@ -556,20 +550,20 @@ static void *redeem_thread(void *p)
 static void test_threads(void **state)
 {
     fixture *f = *state;
-    rt_empty_dir(f->root);
+    tu_empty_dir(f->root);
     enum { THREADS = 4 };
     static thread_arg args[THREADS];
     pthread_t th[THREADS];
     for (unsigned i = 0; i < THREADS; i++) {
         args[i] = (thread_arg){
-            .f = f, .n = rt_scale(25, 10), .st = PAIRTOK_OK, .all = args, .threads = THREADS};
+            .f = f, .n = tu_scale(25, 10), .st = PAIRTOK_OK, .all = args, .threads = THREADS};
         assert_int_equal(pthread_create(&th[i], NULL, issue_thread, &args[i]), 0);
     }
     for (unsigned i = 0; i < THREADS; i++) {
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(args[i].st, PAIRTOK_OK);
     }
-    pairtok_store *s = rt_open(f);
+    pairtok_store *s = tu_open(f);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(s, &list, &err), PAIRTOK_OK);

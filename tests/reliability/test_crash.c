@@ -36,14 +36,14 @@
 
 #include <cmocka.h>
 
-#include "rel.h"
+#include "testutil.h"
 
 #define KILLED 77
 #define DIED_IN_BIND 78
 #define NOPS 7
 
 typedef struct fixture {
-    rt_site site; /* the store is <root>/etc/pair-tokens.toml */
+    tu_site site; /* the store is <root>/etc/pair-tokens.toml */
     unsigned long kills, completions, redeemed_by_parent;
 } fixture;
 
@@ -51,7 +51,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    rt_site_init(&f->site, "crash", "etc");
+    tu_site_init(&f->site, "crash", "etc");
     f->site.opts.max_per_principal = 100000;
     f->site.opts.max_total = 100000;
     *state = f;
@@ -63,7 +63,7 @@ static int teardown(void **state)
     fixture *f = *state;
     print_message("# %lu kills, %lu complete runs, %lu tokens redeemed by the checker\n", f->kills,
                   f->completions, f->redeemed_by_parent);
-    rt_site_free(&f->site);
+    tu_site_free(&f->site);
     free(f);
     return 0;
 }
@@ -97,7 +97,9 @@ typedef struct pool {
 
 static bool die_in_bind;
 
-static int bind_ok(const pairtok_record *rec, void *ctx)
+/* The child's binds say on the pipe that they ran (a count in the child
+ * would die with it); ctx is the token. */
+static int bind_and_report(const pairtok_record *rec, void *ctx)
 {
     (void)rec;
     say("B %s", (const char *)ctx);
@@ -107,7 +109,7 @@ static int bind_ok(const pairtok_record *rec, void *ctx)
     return 0;
 }
 
-static int bind_refuse(const pairtok_record *rec, void *ctx)
+static int refuse_and_report(const pairtok_record *rec, void *ctx)
 {
     (void)rec;
     say("b %s", (const char *)ctx);
@@ -129,15 +131,15 @@ static void child(const fixture *f, const pool *p, unsigned long n, bool warm, u
     if (pairtok_store_open(f->site.path, &f->site.opts, &s, &err) != PAIRTOK_OK) {
         _exit(2);
     }
-    pairtok_internal_set_sys(s, &rt_sys);
-    rt_fault_arm(RT_PASS, 0, 0);
+    pairtok_internal_set_sys(s, &tu_sys);
+    tu_fault_arm(TU_PASS, 0, 0);
     if (warm) {
         pairtok_record_list list = {0};
         expect(0, pairtok_list_at(s, NULL, &list, now, &err), PAIRTOK_OK, &err);
         pairtok_record_list_free(&list);
     }
-    rt_fault_arm(RT_EXIT, n, 0);
-    rt_fault.exit_code = KILLED;
+    tu_fault_arm(TU_EXIT, n, 0);
+    tu_fault.exit_code = KILLED;
 
     char token[PAIRTOK_TOKEN_LEN + 1];
     size_t removed;
@@ -152,11 +154,12 @@ static void child(const fixture *f, const pool *p, unsigned long n, bool warm, u
            &err);
     say("I %s", token);
     say("S4");
-    expect(4, pairtok_redeem_at(s, p->tok[1], bind_ok, (void *)p->tok[1], NULL, now, &err),
+    expect(4, pairtok_redeem_at(s, p->tok[1], bind_and_report, (void *)p->tok[1], NULL, now, &err),
            PAIRTOK_OK, &err);
     say("R %s", p->tok[1]);
     say("S5");
-    expect(5, pairtok_redeem_at(s, p->tok[2], bind_refuse, (void *)p->tok[2], NULL, now, &err),
+    expect(5,
+           pairtok_redeem_at(s, p->tok[2], refuse_and_report, (void *)p->tok[2], NULL, now, &err),
            PAIRTOK_EABORTED, &err);
     say("A %s", p->tok[2]);
     say("S6");
@@ -166,7 +169,7 @@ static void child(const fixture *f, const pool *p, unsigned long n, bool warm, u
     say("V %s", p->tok[3]);
     say("S7");
     expect(7, pairtok_prune_at(s, &removed, now, &err), PAIRTOK_OK, &err);
-    say("D %lu", rt_fault.calls);
+    say("D %lu", tu_fault.calls);
     _exit(0);
 }
 
@@ -281,7 +284,7 @@ static void redeem_check(fixture *f, pairtok_store *s, const char *token, expect
 
 static void check_after(fixture *f, const pool *p, const report *r, uint64_t now)
 {
-    pairtok_store *s = rt_open(&f->site);
+    pairtok_store *s = tu_open(&f->site);
     pairtok_error err;
     pairtok_record_list list = {0};
     pairtok_status st = pairtok_store_load(s, &list, &err);
@@ -332,7 +335,7 @@ static bool one_kill(fixture *f, unsigned long n, bool warm, uint64_t now)
 {
     /* The parent's pool for this child, issued with the real calls. */
     pool p;
-    pairtok_store *s = rt_open(&f->site);
+    pairtok_store *s = tu_open(&f->site);
     pairtok_error err;
     for (size_t i = 0; i < 4; i++) {
         if (pairtok_issue_at(s, "pool", NULL, 300, p.tok[i], NULL, now, &err) != PAIRTOK_OK) {
@@ -397,8 +400,8 @@ static void sweep(fixture *f, bool warm, uint64_t *now, unsigned stride)
 static void test_kill_at_every_call(void **state)
 {
     fixture *f = *state;
-    uint64_t now = RT_T0;
-    unsigned stride = rt_scale(1, 3);
+    uint64_t now = TU_T0;
+    unsigned stride = tu_scale(1, 3);
     sweep(f, false, &now, stride);
     sweep(f, true, &now, stride);
 }
@@ -409,8 +412,8 @@ static void test_die_in_bind(void **state)
 {
     fixture *f = *state;
     die_in_bind = true;
-    uint64_t now = RT_T0 + 100000;
-    unsigned rounds = rt_scale(20, 5);
+    uint64_t now = TU_T0 + 100000;
+    unsigned rounds = tu_scale(20, 5);
     for (unsigned i = 0; i < rounds; i++) {
         /* n = 0: no syscall kill; the child dies in bind of operation 4. */
         assert_false(one_kill(f, 0, i % 2 == 1, now));
@@ -418,7 +421,7 @@ static void test_die_in_bind(void **state)
     }
     die_in_bind = false;
     /* Reserved records expire and then go at the first prune. */
-    pairtok_store *s = rt_open(&f->site);
+    pairtok_store *s = tu_open(&f->site);
     pairtok_error err;
     size_t removed, problems;
     assert_int_equal(pairtok_prune_at(s, &removed, now + 4000, &err), PAIRTOK_OK);
@@ -434,6 +437,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill_at_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_die_in_bind, setup, teardown),
     };
-    rt_fail_via(rt_cmocka_fail);
+    tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,27 +131,16 @@ static void issue_and_redeem_are_reported(void **state)
     expect(&f->events[2], PAIRTOK_EVENT_REDEEM_REFUSED, NOW + 2, NULL, NULL, NULL, 1);
 }
 
-static int bind_ok(const pairtok_record *rec, void *ctx)
-{
-    (void)rec, (void)ctx;
-    return 0;
-}
-
-static int bind_fails(const pairtok_record *rec, void *ctx)
-{
-    (void)rec, (void)ctx;
-    return -1;
-}
-
 static void two_phase_redeem_reports_reserve_release_redeem(void **state)
 {
     fixture *f = *state;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue(f, "bob", NULL, NOW, t);
     pairtok_error err;
-    assert_int_equal(pairtok_redeem_at(f->store, t, bind_fails, NULL, NULL, NOW, &err),
+    tu_bind_ctx refuse = {.result = -1};
+    assert_int_equal(pairtok_redeem_at(f->store, t, tu_bind, &refuse, NULL, NOW, &err),
                      PAIRTOK_EABORTED);
-    assert_int_equal(pairtok_redeem_at(f->store, t, bind_ok, NULL, NULL, NOW, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(f->store, t, tu_bind, NULL, NULL, NOW, &err), PAIRTOK_OK);
     assert_int_equal(f->n, 5);
     expect(&f->events[1], PAIRTOK_EVENT_RESERVE, NOW, t, "bob", NULL, 1);
     expect(&f->events[2], PAIRTOK_EVENT_RELEASE, NOW, t, "bob", NULL, 1);

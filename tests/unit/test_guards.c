@@ -130,7 +130,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     f->umask_before = umask(022);
     umask(f->umask_before);
-    f->home = tu_mkdtemp();
+    f->home = tu_mkdtemp("guards");
     snprintf(f->etc, sizeof f->etc, "%s/etc", f->home);
     snprintf(f->path, sizeof f->path, "%s/pair-tokens.toml", f->etc);
     snprintf(f->lock, sizeof f->lock, "%s.lock", f->path);
@@ -247,7 +247,7 @@ static void directories_created_under_strict_umask_are_0700(void **state)
  * same bytes, same inode, no temp file, and the token stays redeemable. */
 static void assert_all_refused(fixture *f, bool reads, bool writes, const char *fragment)
 {
-    char *before = tu_read_file(f->path, NULL);
+    char *before = tu_read_file(f->path).data;
     struct stat st_before, st_after;
     assert_int_equal(stat(f->path, &st_before), 0);
     pairtok_error err;
@@ -276,7 +276,7 @@ static void assert_all_refused(fixture *f, bool reads, bool writes, const char *
         assert_message_has(&err, fragment);
     }
     assert_true(fake.hits > 0); /* the refusal came from the reported owner */
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_string_equal(before, after);
     assert_int_equal(stat(f->path, &st_after), 0);
     assert_true(st_after.st_ino == st_before.st_ino);
@@ -414,14 +414,14 @@ static void replace_and_redeem(fixture *f, const char *principal, version_field 
     char token[PAIRTOK_TOKEN_LEN + 1];
     issue_ok(f->store, "alice", 300, NOW, token);
     assert_int_equal(stat(f->path, &fake.version), 0);
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     char *at = strstr(text, "\"alice\"");
     assert_non_null(at);
     size_t len = strlen(text), plen = strlen(principal);
     char *edited = malloc(len + plen + 1);
     snprintf(edited, len + plen + 1, "%.*s\"%s\"%s", (int)(at - text), text, principal, at + 7);
     const char *tmp = tu_join(f->etc, "edited.toml");
-    tu_write_file(tmp, edited, 0600);
+    tu_write_file(tmp, edited, strlen(edited), 0600);
     assert_int_equal(rename(tmp, f->path), 0);
     free(text);
     free(edited);

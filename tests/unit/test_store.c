@@ -33,7 +33,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->home = tu_mkdtemp();
+    f->home = tu_mkdtemp("store");
     snprintf(f->path, sizeof f->path, "%s/etc/pair-tokens.toml", f->home);
     pairtok_error err;
     if (pairtok_store_open(f->path, NULL, &f->store, &err) != PAIRTOK_OK) {
@@ -62,7 +62,7 @@ static const char *etc(const fixture *f)
 static void write_store(const fixture *f, const char *text, mode_t mode)
 {
     mkdir(etc(f), 0700);
-    tu_write_file(f->path, text, mode);
+    tu_write_file(f->path, text, strlen(text), mode);
 }
 
 static void issue_ok(fixture *f, const char *principal, const char *label, uint32_t ttl,
@@ -153,7 +153,7 @@ static void written_file_has_seed_format(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", "phone", 300, NOW, token);
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     char hash[65];
     pairtok_hash_token(token, hash);
     char want[512];
@@ -183,7 +183,7 @@ static void assert_refused_unchanged(fixture *f, const char *text, pairtok_statu
     assert_string_equal(token, "");
     size_t removed;
     assert_int_equal(pairtok_prune_at(f->store, &removed, NOW + 99999, &err), want);
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_string_equal(after, text);
     free(after);
     assert_int_equal(tu_count_entries(etc(f), ".tmp-"), 0);
@@ -248,14 +248,14 @@ static void unknown_keys_and_subtables_survive_issue_and_redeem(void **state)
     write_store(f, text, 0600);
     char t2[33];
     issue_ok(f, "dave", NULL, 300, NOW, t2);
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_non_null(strstr(after, "owner = \"ops\""));
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "[pair_token.limits]\ndevices = 1"));
     free(after);
     pairtok_error err;
     assert_int_equal(redeem(f, t2, NOW + 1, NULL, &err), PAIRTOK_OK);
-    after = tu_read_file(f->path, NULL);
+    after = tu_read_file(f->path).data;
     assert_non_null(strstr(after, "owner = \"ops\""));
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "devices = 1"));
@@ -292,7 +292,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
     assert_string_equal(list.items[1].principal, "carol");
     assert_string_equal(list.items[1].label, "caf\xc3\xa9");
     pairtok_record_list_free(&list);
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     const char *owner = strstr(after, "owner = \"ops\"");
     const char *site = strstr(after, "[meta]\nsite = \"x\"");
     const char *scope = strstr(after, "scope = \"ro\"\n\n[pair_token.limits]\ndevices = 1\n");
@@ -301,7 +301,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
     free(after);
 
     assert_int_equal(pairtok_redeem_at(fresh, t2, NULL, NULL, NULL, NOW + 2, &err), PAIRTOK_OK);
-    after = tu_read_file(f->path, NULL);
+    after = tu_read_file(f->path).data;
     assert_null(strstr(after, "scope"));
     assert_null(strstr(after, "devices"));
     assert_non_null(strstr(after, "[meta]\nsite = \"x\""));
@@ -353,7 +353,7 @@ static void many_records_read_back_exactly(void **state)
     pairtok_record_list_free(&list);
     char token[33];
     issue_ok(f, "zed", NULL, 300, NOW, token);
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_memory_equal(after, text, len);
     assert_true(strncmp(after + len, "\n[[pair_token]]\n", 16) == 0);
     free(after);
@@ -423,7 +423,7 @@ static void writable_directory_is_refused(void **state)
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err),
                      PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "chmod go-w"));
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     assert_string_equal(text, "");
     free(text);
 }
@@ -433,7 +433,7 @@ static void symlink_fifo_directory_and_hard_link_are_refused(void **state)
     fixture *f = *state;
     mkdir(etc(f), 0700);
     const char *real = tu_join(f->home, "real.toml");
-    tu_write_file(real, "", 0600);
+    tu_write_file(real, "", 0, 0600);
     pairtok_record_list list = {0};
     pairtok_error err;
 
@@ -481,7 +481,7 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    char *before = tu_read_file(f->path, NULL);
+    char *before = tu_read_file(f->path).data;
     pairtok_sys broken = pairtok_sys_default;
     broken.renameat = fail_rename;
     pairtok_internal_set_sys(f->store, &broken);
@@ -493,7 +493,7 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     assert_non_null(strstr(err.message, "rename"));
     assert_string_equal(t2, "");
     assert_int_equal(tu_count_entries(etc(f), ".tmp-"), 0);
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -506,7 +506,7 @@ static void stale_temp_file_is_removed_by_next_writer(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    tu_write_file(tu_join(etc(f), ".pair-tokens.toml.tmp-0123456789abcdef"), "junk", 0600);
+    tu_write_file(tu_join(etc(f), ".pair-tokens.toml.tmp-0123456789abcdef"), "junk", 4, 0600);
     size_t problems;
     pairtok_error err;
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
@@ -532,11 +532,11 @@ static void ttl_bounds(void **state)
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 0, token, NULL, NOW, &err),
                      PAIRTOK_EINVAL);
     assert_string_equal(err.message, "ttl: must be greater than 0");
-    char *before = tu_read_file(f->path, NULL);
+    char *before = tu_read_file(f->path).data;
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, UINT64_MAX, &err),
                      PAIRTOK_EINVAL);
     assert_non_null(strstr(err.message, "now:"));
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -640,7 +640,7 @@ static void redeem_is_single_use_and_refusals_look_alike(void **state)
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(f->store, &list, &e1), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     assert_string_equal(text, "");
     free(text);
 }
@@ -692,39 +692,27 @@ static void over_long_lifetime_is_never_redeemable(void **state)
     assert_int_equal(problems, 1);
 }
 
-static int bind_fails(const pairtok_record *rec, void *ctx)
-{
-    (void)rec;
-    ++*(int *)ctx;
-    return -1;
-}
-
-static int bind_ok(const pairtok_record *rec, void *ctx)
-{
-    assert_string_equal(rec->principal, "alice");
-    ++*(int *)ctx;
-    return 0;
-}
-
 static void callback_failure_keeps_the_token(void **state)
 {
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    char *before = tu_read_file(f->path, NULL);
-    int calls = 0;
+    char *before = tu_read_file(f->path).data;
+    tu_bind_ctx bind = {.result = -1};
     pairtok_error err;
-    assert_int_equal(pairtok_redeem_at(f->store, token, bind_fails, &calls, NULL, NOW, &err),
+    assert_int_equal(pairtok_redeem_at(f->store, token, tu_bind, &bind, NULL, NOW, &err),
                      PAIRTOK_EABORTED);
-    assert_int_equal(calls, 1);
-    char *after = tu_read_file(f->path, NULL);
+    assert_int_equal(bind.calls, 1);
+    char *after = tu_read_file(f->path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
     pairtok_record rec;
-    assert_int_equal(pairtok_redeem_at(f->store, token, bind_ok, &calls, &rec, NOW, &err),
+    bind.result = 0;
+    bind.principal = "alice";
+    assert_int_equal(pairtok_redeem_at(f->store, token, tu_bind, &bind, &rec, NOW, &err),
                      PAIRTOK_OK);
-    assert_int_equal(calls, 2);
+    assert_int_equal(bind.calls, 2);
     pairtok_record_clear(&rec);
     assert_int_equal(redeem(f, token, NOW, NULL, &err), PAIRTOK_EDENIED);
 }
@@ -832,11 +820,11 @@ static void cache_notices_outside_edits(void **state)
     issue_ok(f, "alice", NULL, 300, NOW, token);
     /* Replace the file behind the handle's back, as an editor does: same
      * size, new file renamed over it. */
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     char *p = strstr(text, "alice");
     memcpy(p, "alicf", 5);
     const char *edited = tu_join(etc(f), "edited.toml");
-    tu_write_file(edited, text, 0600);
+    tu_write_file(edited, text, strlen(text), 0600);
     assert_int_equal(rename(edited, f->path), 0);
     free(text);
     pairtok_record rec;
@@ -939,7 +927,7 @@ static void save_updates_changed_records_and_keeps_their_unknown_keys(void **sta
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
     pairtok_record_list_free(&list);
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     assert_non_null(strstr(text, "scope = \"ro\""));
     assert_non_null(strstr(text, "principal = \"bob\""));
     assert_non_null(strstr(text, "label = \"new label\""));
@@ -1023,5 +1011,6 @@ int main(void)
         T(save_updates_changed_records_and_keeps_their_unknown_keys),
         T(default_path_follows_environment),
     };
+    tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->home = tu_mkdtemp();
+    f->home = tu_mkdtemp("safety");
     snprintf(f->path, sizeof f->path, "%s/etc/pair-tokens.toml", f->home);
     snprintf(f->lock, sizeof f->lock, "%s.lock", f->path);
     pairtok_options opts = {.lock_timeout_ms = 200};
@@ -200,7 +200,7 @@ static void hand_built_list_adds_once(void **state)
 static void write_store(const fixture *f, const char *text)
 {
     mkdir(tu_join(f->home, "etc"), 0700);
-    tu_write_file(f->path, text, 0600);
+    tu_write_file(f->path, text, strlen(text), 0600);
 }
 
 static void write_twins(const fixture *f, const char *token)
@@ -225,12 +225,6 @@ static size_t occurrences(const char *text, const char *needle)
     return n;
 }
 
-static int bind_then_die(const pairtok_record *rec, void *ctx)
-{
-    (void)rec, (void)ctx;
-    _exit(7);
-}
-
 /* A process that dies inside bind leaves every copy reserved: the twin is
  * not redeemable either. */
 static void death_in_bind_reserves_every_copy(void **state)
@@ -239,29 +233,24 @@ static void death_in_bind_reserves_every_copy(void **state)
     char t[PAIRTOK_TOKEN_LEN + 1];
     assert_int_equal(pairtok_generate_token(t), 0);
     write_twins(f, t);
+    tu_bind_ctx die = {.die = true, .exit_code = 7};
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         pairtok_error err;
-        pairtok_status st = pairtok_redeem_at(f->store, t, bind_then_die, NULL, NULL, NOW, &err);
+        pairtok_status st = pairtok_redeem_at(f->store, t, tu_bind, &die, NULL, NOW, &err);
         _exit(st == PAIRTOK_OK ? 0 : 1);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 7);
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     assert_int_equal(occurrences(text, "reserved_at_epoch"), 2);
     free(text);
     pairtok_error err;
     assert_int_equal(pairtok_redeem_at(f->store, t, NULL, NULL, NULL, NOW, &err), PAIRTOK_EDENIED);
-    assert_int_equal(pairtok_redeem_at(f->store, t, bind_then_die, NULL, NULL, NOW, &err),
+    assert_int_equal(pairtok_redeem_at(f->store, t, tu_bind, &die, NULL, NOW, &err),
                      PAIRTOK_EDENIED);
-}
-
-static int bind_ok(const pairtok_record *rec, void *ctx)
-{
-    (void)rec, (void)ctx;
-    return 0;
 }
 
 static void two_phase_redeem_deletes_every_copy(void **state)
@@ -271,8 +260,8 @@ static void two_phase_redeem_deletes_every_copy(void **state)
     assert_int_equal(pairtok_generate_token(t), 0);
     write_twins(f, t);
     pairtok_error err;
-    assert_int_equal(pairtok_redeem_at(f->store, t, bind_ok, NULL, NULL, NOW, &err), PAIRTOK_OK);
-    char *text = tu_read_file(f->path, NULL);
+    assert_int_equal(pairtok_redeem_at(f->store, t, tu_bind, NULL, NULL, NOW, &err), PAIRTOK_OK);
+    char *text = tu_read_file(f->path).data;
     assert_int_equal(occurrences(text, hash_of(t)), 0);
     free(text);
 }
@@ -304,7 +293,7 @@ static void save_collapses_stored_duplicates(void **state)
     pairtok_error err;
     assert_int_equal(pairtok_record_list_append(&list, &rec, &err), PAIRTOK_OK);
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
-    char *text = tu_read_file(f->path, NULL);
+    char *text = tu_read_file(f->path).data;
     assert_int_equal(occurrences(text, hash_of(t)), 1);
     free(text);
     pairtok_record_list_free(&list);
@@ -416,7 +405,7 @@ static void failed_clock_fails_the_call(void **state)
     fixture *f = *state;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, (uint64_t)time(NULL), t);
-    char *before = tu_read_file(f->path, NULL);
+    char *before = tu_read_file(f->path).data;
     pairtok_sys sys = pairtok_sys_default;
     sys.clock_gettime = jumping_clock;
     fail_clock = 1;
@@ -433,7 +422,7 @@ static void failed_clock_fails_the_call(void **state)
     assert_int_equal(pairtok_list(f->store, NULL, &list, &err), PAIRTOK_EIO);
     fail_clock = 0;
     pairtok_internal_set_sys(f->store, NULL);
-    char *after = tu_read_file(f->path, NULL);
+    char *after = tu_read_file(f->path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -450,7 +439,8 @@ static void hard_linked_lock_file_is_refused_and_not_chmodded(void **state)
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, NOW, t);
     const char *victim = tu_join(f->home, "victim");
-    tu_write_file(victim, "not yours to chmod\n", 0644);
+    static const char mine[] = "not yours to chmod\n";
+    tu_write_file(victim, mine, sizeof mine - 1, 0644);
     assert_int_equal(unlink(f->lock), 0);
     assert_int_equal(link(victim, f->lock), 0);
     pairtok_error err;

@@ -218,7 +218,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->home = tu_mkdtemp();
+    f->home = tu_mkdtemp("wipe");
     snprintf(f->path, sizeof f->path, "%s/etc/pair-tokens.toml", f->home);
     pairtok_options opts = {.max_per_principal = 2};
     pairtok_error err;

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: ISC */
+/* run.c - failing a check, and how much a test runs; see testutil.h. */
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void tu_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("testutil: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+static void (*fail_hook)(const char *message);
+static pid_t fail_pid;
+
+void tu_fail_via(void (*hook)(const char *message))
+{
+    fail_hook = hook;
+    fail_pid = getpid();
+}
+
+void tu_fail(const char *fmt, ...)
+{
+    char message[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    if (fail_hook != NULL && getpid() == fail_pid) {
+        fail_hook(message); /* cmocka's fail_msg does not return */
+    }
+    tu_die("%s", message);
+}
+
+bool tu_is_asan(void)
+{
+    const char *b = getenv("BUILD");
+    return b != NULL && strstr(b, "asan") != NULL;
+}
+
+unsigned tu_scale(unsigned full, unsigned reduced)
+{
+    return tu_is_asan() ? reduced : full;
+}
