@@ -12,7 +12,8 @@
  *         revoked; a redeem only succeeded for a live token; the file loads
  *         and pairtok_check_at reports 0 problems.
  * race:   16 processes released together redeem one token; exactly one
- *         wins, 200 times (half of them two-phase).
+ *         wins, 200 times (half of them two-phase); and 8 processes with
+ *         default options, not held back, 5 times.
  * handles: two handles in one process serialise (the second gets EBUSY
  *         while the first holds the lock in its bind callback), see each
  *         other's writes through their caches, and threads with their own
@@ -441,6 +442,44 @@ static void test_race_one_token(void **state)
     print_message("# %u rounds of %d racers: one winner each\n", rounds, RACERS);
 }
 
+/* Eight processes, each opening its own handle with the default options,
+ * redeem one token as they come (no gate): exactly one wins, 5 times. */
+static void test_forked_children_race_and_exactly_one_wins(void **state)
+{
+    fixture *f = *state;
+    pairtok_store *s = tu_open_with(f->path, NULL);
+    for (int round = 0; round < 5; round++) {
+        char token[PAIRTOK_TOKEN_LEN + 1];
+        pairtok_error err;
+        assert_int_equal(pairtok_issue_at(s, "alice", NULL, 300, token, NULL, TU_T0, &err),
+                         PAIRTOK_OK);
+        enum { CHILDREN = 8 };
+        pid_t pids[CHILDREN];
+        for (int i = 0; i < CHILDREN; i++) {
+            pids[i] = fork();
+            assert_true(pids[i] >= 0);
+            if (pids[i] == 0) {
+                pairtok_store *mine;
+                if (pairtok_store_open(f->path, NULL, &mine, &err) != PAIRTOK_OK) {
+                    _exit(99);
+                }
+                pairtok_status st = pairtok_redeem_at(mine, token, NULL, NULL, NULL, TU_T0, &err);
+                _exit(st == PAIRTOK_OK ? 0 : st == PAIRTOK_EDENIED ? 1 : 2);
+            }
+        }
+        int wins = 0, losses = 0;
+        for (int i = 0; i < CHILDREN; i++) {
+            int status;
+            waitpid(pids[i], &status, 0);
+            wins += WEXITSTATUS(status) == 0;
+            losses += WEXITSTATUS(status) == 1;
+        }
+        assert_int_equal(wins, 1);
+        assert_int_equal(losses, CHILDREN - 1);
+    }
+    pairtok_store_close(s);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Two handles, one process.                                              */
 /* ---------------------------------------------------------------------- */
@@ -589,6 +628,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mixed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race_one_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forked_children_race_and_exactly_one_wins, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_two_handles_serialise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
     };

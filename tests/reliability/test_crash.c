@@ -22,6 +22,11 @@
  * redeemed, bound or revoked is not redeemable; a token whose operation had
  * not started is untouched; a token whose refused bind reported back is
  * redeemable again; and no token is ever redeemed twice.
+ *
+ * Death inside a bind callback, outside any syscall kill (in the child's
+ * sequence, and on a store of one token): the token stays reserved -
+ * refused to every later redeem, reported by check, removed by prune once
+ * it has expired.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -61,8 +66,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    print_message("# %lu kills, %lu complete runs, %lu tokens redeemed by the checker\n", f->kills,
-                  f->completions, f->redeemed_by_parent);
+    if (f->kills + f->completions > 0) {
+        print_message("# %lu kills, %lu complete runs, %lu tokens redeemed by the checker\n",
+                      f->kills, f->completions, f->redeemed_by_parent);
+    }
     tu_site_free(&f->site);
     free(f);
     return 0;
@@ -431,11 +438,47 @@ static void test_die_in_bind(void **state)
     pairtok_store_close(s);
 }
 
+/* A redeem whose host bound the key and then died, outside any syscall
+ * kill: the token stays reserved, refused to everyone, reported by check
+ * as a stuck reservation and removed by prune once it has expired. */
+static void test_exit_between_callback_and_deletion_leaves_token_unredeemable(void **state)
+{
+    fixture *f = *state;
+    pairtok_store *s = tu_open_with(f->site.path, NULL);
+    pairtok_error err;
+    char token[PAIRTOK_TOKEN_LEN + 1];
+    assert_int_equal(pairtok_issue_at(s, "alice", NULL, 300, token, NULL, TU_T0, &err), PAIRTOK_OK);
+    tu_bind_ctx bound_then_died = {.die = true, .exit_code = 0};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        pairtok_status st =
+            pairtok_redeem_at(s, token, tu_bind, &bound_then_died, NULL, TU_T0, &err);
+        _exit(10 + (int)st);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    pairtok_store *fresh;
+    assert_int_equal(pairtok_store_open(f->site.path, NULL, &fresh, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_redeem_at(fresh, token, NULL, NULL, NULL, TU_T0 + 1, &err),
+                     PAIRTOK_EDENIED);
+    size_t problems, removed;
+    assert_int_equal(pairtok_check_at(fresh, NULL, NULL, &problems, TU_T0, &err), PAIRTOK_OK);
+    assert_int_equal(problems, 1); /* reported as a stuck reservation */
+    assert_int_equal(pairtok_prune_at(fresh, &removed, TU_T0 + 300, &err), PAIRTOK_OK);
+    assert_int_equal(removed, 1);
+    pairtok_store_close(fresh);
+    pairtok_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kill_at_every_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_die_in_bind, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_exit_between_callback_and_deletion_leaves_token_unredeemable, setup, teardown),
     };
     tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -717,74 +716,6 @@ static void callback_failure_keeps_the_token(void **state)
     assert_int_equal(redeem(f, token, NOW, NULL, &err), PAIRTOK_EDENIED);
 }
 
-static int bind_then_die(const pairtok_record *rec, void *ctx)
-{
-    (void)rec, (void)ctx;
-    _exit(0); /* the host bound the key, then the process died */
-}
-
-static void exit_between_callback_and_deletion_leaves_token_unredeemable(void **state)
-{
-    fixture *f = *state;
-    char token[33];
-    issue_ok(f, "alice", NULL, 300, NOW, token);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        pairtok_error err;
-        pairtok_status st =
-            pairtok_redeem_at(f->store, token, bind_then_die, NULL, NULL, NOW, &err);
-        _exit(10 + (int)st);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_int_equal(WEXITSTATUS(status), 0);
-    pairtok_error err;
-    pairtok_store *fresh;
-    assert_int_equal(pairtok_store_open(f->path, NULL, &fresh, &err), PAIRTOK_OK);
-    assert_int_equal(pairtok_redeem_at(fresh, token, NULL, NULL, NULL, NOW + 1, &err),
-                     PAIRTOK_EDENIED);
-    size_t problems, removed;
-    assert_int_equal(pairtok_check_at(fresh, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
-    assert_int_equal(problems, 1); /* reported as a stuck reservation */
-    assert_int_equal(pairtok_prune_at(fresh, &removed, NOW + 300, &err), PAIRTOK_OK);
-    assert_int_equal(removed, 1);
-    pairtok_store_close(fresh);
-}
-
-static void forked_children_race_and_exactly_one_wins(void **state)
-{
-    fixture *f = *state;
-    for (int round = 0; round < 5; round++) {
-        char token[33];
-        issue_ok(f, "alice", NULL, 300, NOW, token);
-        enum { CHILDREN = 8 };
-        pid_t pids[CHILDREN];
-        for (int i = 0; i < CHILDREN; i++) {
-            pids[i] = fork();
-            assert_true(pids[i] >= 0);
-            if (pids[i] == 0) {
-                pairtok_store *mine;
-                pairtok_error err;
-                if (pairtok_store_open(f->path, NULL, &mine, &err) != PAIRTOK_OK) {
-                    _exit(99);
-                }
-                pairtok_status st = pairtok_redeem_at(mine, token, NULL, NULL, NULL, NOW, &err);
-                _exit(st == PAIRTOK_OK ? 0 : st == PAIRTOK_EDENIED ? 1 : 2);
-            }
-        }
-        int wins = 0, losses = 0;
-        for (int i = 0; i < CHILDREN; i++) {
-            int status;
-            waitpid(pids[i], &status, 0);
-            wins += WEXITSTATUS(status) == 0;
-            losses += WEXITSTATUS(status) == 1;
-        }
-        assert_int_equal(wins, 1);
-        assert_int_equal(losses, CHILDREN - 1);
-    }
-}
-
 static void two_handles_in_one_process_serialise(void **state)
 {
     fixture *f = *state;
@@ -1001,8 +932,6 @@ int main(void)
         T(redeem_on_missing_store_creates_nothing),
         T(over_long_lifetime_is_never_redeemable),
         T(callback_failure_keeps_the_token),
-        T(exit_between_callback_and_deletion_leaves_token_unredeemable),
-        T(forked_children_race_and_exactly_one_wins),
         T(two_handles_in_one_process_serialise),
         T(cache_notices_outside_edits),
         T(revoke_by_id_prefix_and_principal),
