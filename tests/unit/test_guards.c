@@ -117,10 +117,7 @@ static uid_t foreign_uid(void)
 /* ---------------------------------------------------------------------- */
 
 typedef struct fixture {
-    char *home;
-    char etc[4096];
-    char path[4200];
-    char lock[4300];
+    tu_site site; /* the store is <root>/etc/pair-tokens.toml */
     pairtok_store *store;
     mode_t umask_before;
 } fixture;
@@ -130,20 +127,14 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     f->umask_before = umask(022);
     umask(f->umask_before);
-    f->home = tu_mkdtemp("guards");
-    snprintf(f->etc, sizeof f->etc, "%s/etc", f->home);
-    snprintf(f->path, sizeof f->path, "%s/pair-tokens.toml", f->etc);
-    snprintf(f->lock, sizeof f->lock, "%s.lock", f->path);
-    if (mkdir(f->etc, 0700) != 0) {
+    tu_site_init(&f->site, "guards", "etc");
+    if (mkdir(f->site.dir, 0700) != 0) {
         return -1;
     }
     memset(&fake, 0, sizeof fake);
     hooked_sys = pairtok_sys_default;
     hooked_sys.fstat = fstat_hook;
-    pairtok_error err;
-    if (pairtok_store_open(f->path, NULL, &f->store, &err) != PAIRTOK_OK) {
-        return -1;
-    }
+    f->store = tu_open(&f->site);
     pairtok_internal_set_sys(f->store, &hooked_sys);
     *state = f;
     return 0;
@@ -154,8 +145,7 @@ static int teardown(void **state)
     fixture *f = *state;
     umask(f->umask_before); /* also when a failed assertion left it strict */
     pairtok_store_close(f->store);
-    tu_rm_tree(f->home);
-    free(f->home);
+    tu_site_free(&f->site);
     free(f);
     return 0;
 }
@@ -188,21 +178,21 @@ static void store_written_under_strict_umask_is_0600_and_usable(void **state)
     fixture *f = *state;
     static const mode_t masks[] = {0277, 0477};
     for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
-        unlink(f->path);
-        unlink(f->lock);
+        unlink(f->site.path);
+        unlink(f->site.lock);
         umask(masks[i]);
         char token[PAIRTOK_TOKEN_LEN + 1], other[PAIRTOK_TOKEN_LEN + 1];
         issue_ok(f->store, "alice", 300, NOW, token);
-        if (tu_mode(f->path) != 0600 || tu_mode(f->lock) != 0600) {
+        if (tu_mode(f->site.path) != 0600 || tu_mode(f->site.lock) != 0600) {
             fail_msg("umask %03o: store %03o, lock %03o; want 0600 for both", (unsigned)masks[i],
-                     (unsigned)tu_mode(f->path), (unsigned)tu_mode(f->lock));
+                     (unsigned)tu_mode(f->site.path), (unsigned)tu_mode(f->site.lock));
         }
         /* The next calls, on this handle and on a fresh one, accept it. */
         issue_ok(f->store, "bob", 300, NOW, other);
-        assert_int_equal(tu_mode(f->path), 0600);
+        assert_int_equal(tu_mode(f->site.path), 0600);
         pairtok_store *fresh;
         pairtok_error err;
-        assert_int_equal(pairtok_store_open(f->path, NULL, &fresh, &err), PAIRTOK_OK);
+        assert_int_equal(pairtok_store_open(f->site.path, NULL, &fresh, &err), PAIRTOK_OK);
         pairtok_record_list list = {0};
         assert_int_equal(pairtok_store_load(fresh, &list, &err), PAIRTOK_OK);
         assert_int_equal(list.count, 2);
@@ -212,7 +202,7 @@ static void store_written_under_strict_umask_is_0600_and_usable(void **state)
                          PAIRTOK_OK);
         assert_string_equal(rec.principal, "alice");
         pairtok_record_clear(&rec);
-        assert_int_equal(tu_mode(f->path), 0600);
+        assert_int_equal(tu_mode(f->site.path), 0600);
         pairtok_store_close(fresh);
         umask(f->umask_before);
     }
@@ -224,7 +214,7 @@ static void directories_created_under_strict_umask_are_0700(void **state)
 {
     fixture *f = *state;
     char deep[4200];
-    snprintf(deep, sizeof deep, "%s/a/b/pair-tokens.toml", f->home);
+    snprintf(deep, sizeof deep, "%s/a/b/pair-tokens.toml", f->site.root);
     pairtok_store *s;
     pairtok_error err;
     assert_int_equal(pairtok_store_open(deep, NULL, &s, &err), PAIRTOK_OK);
@@ -232,8 +222,8 @@ static void directories_created_under_strict_umask_are_0700(void **state)
     char token[PAIRTOK_TOKEN_LEN + 1];
     issue_ok(s, "alice", 300, NOW, token);
     umask(f->umask_before);
-    assert_int_equal(tu_mode(tu_join(f->home, "a")), 0700);
-    assert_int_equal(tu_mode(tu_join(f->home, "a/b")), 0700);
+    assert_int_equal(tu_mode(tu_join(f->site.root, "a")), 0700);
+    assert_int_equal(tu_mode(tu_join(f->site.root, "a/b")), 0700);
     assert_int_equal(tu_mode(deep), 0600);
     pairtok_store_close(s);
 }
@@ -247,9 +237,9 @@ static void directories_created_under_strict_umask_are_0700(void **state)
  * same bytes, same inode, no temp file, and the token stays redeemable. */
 static void assert_all_refused(fixture *f, bool reads, bool writes, const char *fragment)
 {
-    char *before = tu_read_file(f->path).data;
+    char *before = tu_read_file(f->site.path).data;
     struct stat st_before, st_after;
-    assert_int_equal(stat(f->path, &st_before), 0);
+    assert_int_equal(stat(f->site.path, &st_before), 0);
     pairtok_error err;
     pairtok_record_list list = {0};
     pairtok_status want_read = reads ? PAIRTOK_EUNSAFE : PAIRTOK_OK;
@@ -276,11 +266,11 @@ static void assert_all_refused(fixture *f, bool reads, bool writes, const char *
         assert_message_has(&err, fragment);
     }
     assert_true(fake.hits > 0); /* the refusal came from the reported owner */
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     assert_string_equal(before, after);
-    assert_int_equal(stat(f->path, &st_after), 0);
+    assert_int_equal(stat(f->site.path, &st_after), 0);
     assert_true(st_after.st_ino == st_before.st_ino);
-    assert_int_equal(tu_count_entries(f->etc, ".tmp-"), 0);
+    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
     free(before);
     free(after);
 }
@@ -305,14 +295,14 @@ static void store_owned_by_another_user_is_refused(void **state)
 {
     fixture *f = *state;
     char token[PAIRTOK_TOKEN_LEN + 1], want[4500];
-    issue_then_aim(f, f->path, foreign_uid(), token);
+    issue_then_aim(f, f->site.path, foreign_uid(), token);
     snprintf(want, sizeof want, "owned by uid %lu, not by you (uid %lu); fix with: chown %lu ",
              (unsigned long)foreign_uid(), (unsigned long)geteuid(), (unsigned long)geteuid());
     assert_all_refused(f, true, true, want);
     pairtok_error err;
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
-    assert_message_has(&err, f->path);
+    assert_message_has(&err, f->site.path);
     assert_int_equal(err.code, PAIRTOK_EUNSAFE);
     assert_still_redeemable(f, token);
 }
@@ -321,8 +311,8 @@ static void directory_owned_by_another_user_is_refused(void **state)
 {
     fixture *f = *state;
     char token[PAIRTOK_TOKEN_LEN + 1], want[4500];
-    issue_then_aim(f, f->etc, foreign_uid(), token);
-    snprintf(want, sizeof want, "%s: directory is owned by uid %lu, not by you", f->etc,
+    issue_then_aim(f, f->site.dir, foreign_uid(), token);
+    snprintf(want, sizeof want, "%s: directory is owned by uid %lu, not by you", f->site.dir,
              (unsigned long)foreign_uid());
     assert_all_refused(f, true, true, want);
     assert_still_redeemable(f, token);
@@ -333,7 +323,7 @@ static void directory_owned_by_root_is_accepted(void **state)
 {
     fixture *f = *state;
     char token[PAIRTOK_TOKEN_LEN + 1], other[PAIRTOK_TOKEN_LEN + 1];
-    issue_then_aim(f, f->etc, 0, token);
+    issue_then_aim(f, f->site.dir, 0, token);
     issue_ok(f->store, "bob", 300, NOW, other);
     assert_true(fake.hits > 0);
     pairtok_error err;
@@ -346,7 +336,7 @@ static void lock_file_owned_by_another_user_is_refused(void **state)
 {
     fixture *f = *state;
     char token[PAIRTOK_TOKEN_LEN + 1];
-    issue_then_aim(f, f->lock, foreign_uid(), token);
+    issue_then_aim(f, f->site.lock, foreign_uid(), token);
     assert_all_refused(f, false, true, "lock file is owned by uid");
     assert_still_redeemable(f, token);
 }
@@ -413,20 +403,20 @@ static void replace_and_redeem(fixture *f, const char *principal, version_field 
 {
     char token[PAIRTOK_TOKEN_LEN + 1];
     issue_ok(f->store, "alice", 300, NOW, token);
-    assert_int_equal(stat(f->path, &fake.version), 0);
-    char *text = tu_read_file(f->path).data;
+    assert_int_equal(stat(f->site.path, &fake.version), 0);
+    char *text = tu_read_file(f->site.path).data;
     char *at = strstr(text, "\"alice\"");
     assert_non_null(at);
     size_t len = strlen(text), plen = strlen(principal);
     char *edited = malloc(len + plen + 1);
     snprintf(edited, len + plen + 1, "%.*s\"%s\"%s", (int)(at - text), text, principal, at + 7);
-    const char *tmp = tu_join(f->etc, "edited.toml");
+    const char *tmp = tu_join(f->site.dir, "edited.toml");
     tu_write_file(tmp, edited, strlen(edited), 0600);
-    assert_int_equal(rename(tmp, f->path), 0);
+    assert_int_equal(rename(tmp, f->site.path), 0);
     free(text);
     free(edited);
 
-    aim_at(f->path, FAKE_VERSION);
+    aim_at(f->site.path, FAKE_VERSION);
     fake.diff = diff;
     pairtok_record rec;
     pairtok_error err;
@@ -500,5 +490,6 @@ int main(void)
         T(cache_rereads_on_new_ctime_seconds),
         T(cache_rereads_on_new_ctime_nanoseconds),
     };
+    tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,20 +24,15 @@
 #define HASH_A "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 typedef struct fixture {
-    char *home;
-    char path[4096];
+    tu_site site; /* the store is <root>/etc/pair-tokens.toml */
     pairtok_store *store;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->home = tu_mkdtemp("store");
-    snprintf(f->path, sizeof f->path, "%s/etc/pair-tokens.toml", f->home);
-    pairtok_error err;
-    if (pairtok_store_open(f->path, NULL, &f->store, &err) != PAIRTOK_OK) {
-        return -1;
-    }
+    tu_site_init(&f->site, "store", "etc");
+    f->store = tu_open(&f->site);
     *state = f;
     return 0;
 }
@@ -46,22 +41,16 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     pairtok_store_close(f->store);
-    tu_rm_tree(f->home);
-    free(f->home);
+    tu_site_free(&f->site);
     free(f);
     return 0;
-}
-
-static const char *etc(const fixture *f)
-{
-    return tu_join(f->home, "etc");
 }
 
 /* Write the store by hand (creating etc/ 0700). */
 static void write_store(const fixture *f, const char *text, mode_t mode)
 {
-    mkdir(etc(f), 0700);
-    tu_write_file(f->path, text, strlen(text), mode);
+    mkdir(f->site.dir, 0700);
+    tu_write_file(f->site.path, text, strlen(text), mode);
 }
 
 static void issue_ok(fixture *f, const char *principal, const char *label, uint32_t ttl,
@@ -95,7 +84,7 @@ static void save_load_round_trip_with_label(void **state)
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
 
     pairtok_store *other;
-    assert_int_equal(pairtok_store_open(f->path, NULL, &other, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->site.path, NULL, &other, &err), PAIRTOK_OK);
     pairtok_record_list back = {0};
     assert_int_equal(pairtok_store_load(other, &back, &err), PAIRTOK_OK);
     assert_int_equal(back.count, 2);
@@ -119,7 +108,7 @@ static void missing_and_blank_files_are_empty(void **state)
     pairtok_error err;
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
-    assert_false(tu_exists(etc(f))); /* reading creates nothing */
+    assert_false(tu_exists(f->site.dir)); /* reading creates nothing */
     write_store(f, "  \n\t\n# only a comment\n", 0600);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
@@ -152,7 +141,7 @@ static void written_file_has_seed_format(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", "phone", 300, NOW, token);
-    char *text = tu_read_file(f->path).data;
+    char *text = tu_read_file(f->site.path).data;
     char hash[65];
     pairtok_hash_token(token, hash);
     char want[512];
@@ -176,16 +165,16 @@ static void assert_refused_unchanged(fixture *f, const char *text, pairtok_statu
     if (strstr(err.message, fragment) == NULL) {
         fail_msg("message '%s' lacks '%s'", err.message, fragment);
     }
-    assert_non_null(strstr(err.message, f->path));
+    assert_non_null(strstr(err.message, f->site.path));
     char token[33];
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err), want);
     assert_string_equal(token, "");
     size_t removed;
     assert_int_equal(pairtok_prune_at(f->store, &removed, NOW + 99999, &err), want);
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     assert_string_equal(after, text);
     free(after);
-    assert_int_equal(tu_count_entries(etc(f), ".tmp-"), 0);
+    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
 }
 
 static void malformed_files_are_refused_with_line_col_and_unchanged(void **state)
@@ -247,14 +236,14 @@ static void unknown_keys_and_subtables_survive_issue_and_redeem(void **state)
     write_store(f, text, 0600);
     char t2[33];
     issue_ok(f, "dave", NULL, 300, NOW, t2);
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     assert_non_null(strstr(after, "owner = \"ops\""));
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "[pair_token.limits]\ndevices = 1"));
     free(after);
     pairtok_error err;
     assert_int_equal(redeem(f, t2, NOW + 1, NULL, &err), PAIRTOK_OK);
-    after = tu_read_file(f->path).data;
+    after = tu_read_file(f->site.path).data;
     assert_non_null(strstr(after, "owner = \"ops\""));
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "devices = 1"));
@@ -282,7 +271,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
 
     /* What is left, read back by a fresh handle, in file order. */
     pairtok_store *fresh;
-    assert_int_equal(pairtok_store_open(f->path, NULL, &fresh, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->site.path, NULL, &fresh, &err), PAIRTOK_OK);
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(fresh, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 2);
@@ -291,7 +280,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
     assert_string_equal(list.items[1].principal, "carol");
     assert_string_equal(list.items[1].label, "caf\xc3\xa9");
     pairtok_record_list_free(&list);
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     const char *owner = strstr(after, "owner = \"ops\"");
     const char *site = strstr(after, "[meta]\nsite = \"x\"");
     const char *scope = strstr(after, "scope = \"ro\"\n\n[pair_token.limits]\ndevices = 1\n");
@@ -300,7 +289,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
     free(after);
 
     assert_int_equal(pairtok_redeem_at(fresh, t2, NULL, NULL, NULL, NOW + 2, &err), PAIRTOK_OK);
-    after = tu_read_file(f->path).data;
+    after = tu_read_file(f->site.path).data;
     assert_null(strstr(after, "scope"));
     assert_null(strstr(after, "devices"));
     assert_non_null(strstr(after, "[meta]\nsite = \"x\""));
@@ -352,7 +341,7 @@ static void many_records_read_back_exactly(void **state)
     pairtok_record_list_free(&list);
     char token[33];
     issue_ok(f, "zed", NULL, 300, NOW, token);
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     assert_memory_equal(after, text, len);
     assert_true(strncmp(after + len, "\n[[pair_token]]\n", 16) == 0);
     free(after);
@@ -383,18 +372,18 @@ static void created_file_is_0600_and_dirs_0700(void **state)
 {
     fixture *f = *state;
     pairtok_store_close(f->store);
-    snprintf(f->path, sizeof f->path, "%s/a/b/etc/pair-tokens.toml", f->home);
+    snprintf(f->site.path, sizeof f->site.path, "%s/a/b/etc/pair-tokens.toml", f->site.root);
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->path, NULL, &f->store, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->site.path, NULL, &f->store, &err), PAIRTOK_OK);
     mode_t old = umask(0);
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
     umask(old);
-    assert_int_equal(tu_mode(f->path), 0600);
-    assert_int_equal(tu_mode(tu_join(f->home, "a")), 0700);
-    assert_int_equal(tu_mode(tu_join(f->home, "a/b/etc")), 0700);
+    assert_int_equal(tu_mode(f->site.path), 0600);
+    assert_int_equal(tu_mode(tu_join(f->site.root, "a")), 0700);
+    assert_int_equal(tu_mode(tu_join(f->site.root, "a/b/etc")), 0700);
     char lock[4200];
-    snprintf(lock, sizeof lock, "%s.lock", f->path);
+    snprintf(lock, sizeof lock, "%s.lock", f->site.path);
     assert_int_equal(tu_mode(lock), 0600);
 }
 
@@ -409,20 +398,20 @@ static void group_readable_store_is_refused_with_chmod_hint(void **state)
     char token[33];
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err),
                      PAIRTOK_EUNSAFE);
-    assert_int_equal(tu_mode(f->path), 0640);
+    assert_int_equal(tu_mode(f->site.path), 0640);
 }
 
 static void writable_directory_is_refused(void **state)
 {
     fixture *f = *state;
     write_store(f, "", 0600);
-    chmod(etc(f), 0777);
+    chmod(f->site.dir, 0777);
     char token[33];
     pairtok_error err;
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err),
                      PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "chmod go-w"));
-    char *text = tu_read_file(f->path).data;
+    char *text = tu_read_file(f->site.path).data;
     assert_string_equal(text, "");
     free(text);
 }
@@ -430,27 +419,27 @@ static void writable_directory_is_refused(void **state)
 static void symlink_fifo_directory_and_hard_link_are_refused(void **state)
 {
     fixture *f = *state;
-    mkdir(etc(f), 0700);
-    const char *real = tu_join(f->home, "real.toml");
+    mkdir(f->site.dir, 0700);
+    const char *real = tu_join(f->site.root, "real.toml");
     tu_write_file(real, "", 0, 0600);
     pairtok_record_list list = {0};
     pairtok_error err;
 
-    assert_int_equal(symlink(real, f->path), 0);
+    assert_int_equal(symlink(real, f->site.path), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "symbolic link"));
-    unlink(f->path);
+    unlink(f->site.path);
 
-    assert_int_equal(mkfifo(f->path, 0600), 0);
+    assert_int_equal(mkfifo(f->site.path, 0600), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "not a regular file"));
-    unlink(f->path);
+    unlink(f->site.path);
 
-    assert_int_equal(mkdir(f->path, 0700), 0);
+    assert_int_equal(mkdir(f->site.path, 0700), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
-    rmdir(f->path);
+    rmdir(f->site.path);
 
-    assert_int_equal(link(real, f->path), 0);
+    assert_int_equal(link(real, f->site.path), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "hard links"));
 }
@@ -459,7 +448,7 @@ static void oversize_store_is_refused_before_reading(void **state)
 {
     fixture *f = *state;
     write_store(f, "", 0600);
-    assert_int_equal(truncate(f->path, (off_t)PAIRTOK_FILE_MAX + 1), 0);
+    assert_int_equal(truncate(f->site.path, (off_t)PAIRTOK_FILE_MAX + 1), 0);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
@@ -480,7 +469,7 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    char *before = tu_read_file(f->path).data;
+    char *before = tu_read_file(f->site.path).data;
     pairtok_sys broken = pairtok_sys_default;
     broken.renameat = fail_rename;
     pairtok_internal_set_sys(f->store, &broken);
@@ -491,8 +480,8 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     assert_int_equal(err.sys_errno, ENOSPC);
     assert_non_null(strstr(err.message, "rename"));
     assert_string_equal(t2, "");
-    assert_int_equal(tu_count_entries(etc(f), ".tmp-"), 0);
-    char *after = tu_read_file(f->path).data;
+    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
+    char *after = tu_read_file(f->site.path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -505,13 +494,13 @@ static void stale_temp_file_is_removed_by_next_writer(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    tu_write_file(tu_join(etc(f), ".pair-tokens.toml.tmp-0123456789abcdef"), "junk", 4, 0600);
+    tu_write_file(tu_join(f->site.dir, ".pair-tokens.toml.tmp-0123456789abcdef"), "junk", 4, 0600);
     size_t problems;
     pairtok_error err;
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 1);
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    assert_int_equal(tu_count_entries(etc(f), ".tmp-"), 0);
+    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 0);
 }
@@ -531,11 +520,11 @@ static void ttl_bounds(void **state)
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 0, token, NULL, NOW, &err),
                      PAIRTOK_EINVAL);
     assert_string_equal(err.message, "ttl: must be greater than 0");
-    char *before = tu_read_file(f->path).data;
+    char *before = tu_read_file(f->site.path).data;
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, UINT64_MAX, &err),
                      PAIRTOK_EINVAL);
     assert_non_null(strstr(err.message, "now:"));
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -588,7 +577,7 @@ static void per_principal_and_total_caps(void **state)
 
     pairtok_options opts = {.max_total = 1};
     pairtok_store *small;
-    assert_int_equal(pairtok_store_open(f->path, &opts, &small, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->site.path, &opts, &small, &err), PAIRTOK_OK);
     assert_int_equal(pairtok_issue_at(small, "carol", NULL, 60, token, NULL, NOW + 60, &err),
                      PAIRTOK_ELIMIT);
     assert_non_null(strstr(err.message, "total cap (1)"));
@@ -639,7 +628,7 @@ static void redeem_is_single_use_and_refusals_look_alike(void **state)
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(f->store, &list, &e1), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
-    char *text = tu_read_file(f->path).data;
+    char *text = tu_read_file(f->site.path).data;
     assert_string_equal(text, "");
     free(text);
 }
@@ -666,11 +655,11 @@ static void redeem_on_missing_store_creates_nothing(void **state)
     pairtok_error err;
     assert_int_equal(redeem(f, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NOW, NULL, &err),
                      PAIRTOK_EDENIED);
-    assert_false(tu_exists(etc(f)));
-    mkdir(etc(f), 0700);
+    assert_false(tu_exists(f->site.dir));
+    mkdir(f->site.dir, 0700);
     assert_int_equal(redeem(f, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NOW, NULL, &err),
                      PAIRTOK_EDENIED);
-    assert_int_equal(tu_count_entries(etc(f), "pair-tokens"), 0);
+    assert_int_equal(tu_count_entries(f->site.dir, "pair-tokens"), 0);
 }
 
 static void over_long_lifetime_is_never_redeemable(void **state)
@@ -696,13 +685,13 @@ static void callback_failure_keeps_the_token(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    char *before = tu_read_file(f->path).data;
+    char *before = tu_read_file(f->site.path).data;
     tu_bind_ctx bind = {.result = -1};
     pairtok_error err;
     assert_int_equal(pairtok_redeem_at(f->store, token, tu_bind, &bind, NULL, NOW, &err),
                      PAIRTOK_EABORTED);
     assert_int_equal(bind.calls, 1);
-    char *after = tu_read_file(f->path).data;
+    char *after = tu_read_file(f->site.path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -724,12 +713,10 @@ static void two_handles_in_one_process_serialise(void **state)
     pairtok_options quick = {.lock_timeout_ms = 50};
     pairtok_store *second;
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->path, &quick, &second, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->site.path, &quick, &second, &err), PAIRTOK_OK);
     /* Hold the lock the way another handle would: its own open file
      * description of the lock file. */
-    char lock[4200];
-    snprintf(lock, sizeof lock, "%s.lock", f->path);
-    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    int fd = open(f->site.lock, O_RDWR | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
     assert_int_equal(pairtok_redeem_at(second, token, NULL, NULL, NULL, NOW, &err), PAIRTOK_EBUSY);
@@ -751,12 +738,12 @@ static void cache_notices_outside_edits(void **state)
     issue_ok(f, "alice", NULL, 300, NOW, token);
     /* Replace the file behind the handle's back, as an editor does: same
      * size, new file renamed over it. */
-    char *text = tu_read_file(f->path).data;
+    char *text = tu_read_file(f->site.path).data;
     char *p = strstr(text, "alice");
     memcpy(p, "alicf", 5);
-    const char *edited = tu_join(etc(f), "edited.toml");
+    const char *edited = tu_join(f->site.dir, "edited.toml");
     tu_write_file(edited, text, strlen(text), 0600);
-    assert_int_equal(rename(edited, f->path), 0);
+    assert_int_equal(rename(edited, f->site.path), 0);
     free(text);
     pairtok_record rec;
     pairtok_error err;
@@ -841,7 +828,7 @@ static void save_refuses_invalid_records_and_duplicates(void **state)
     list.count = 1;
     strcpy(list.items[0].principal, "x y");
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_EINVAL);
-    assert_false(tu_exists(f->path));
+    assert_false(tu_exists(f->site.path));
     pairtok_record_list_free(&list);
 }
 
@@ -858,7 +845,7 @@ static void save_updates_changed_records_and_keeps_their_unknown_keys(void **sta
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
     pairtok_record_list_free(&list);
-    char *text = tu_read_file(f->path).data;
+    char *text = tu_read_file(f->site.path).data;
     assert_non_null(strstr(text, "scope = \"ro\""));
     assert_non_null(strstr(text, "principal = \"bob\""));
     assert_non_null(strstr(text, "label = \"new label\""));

@@ -206,8 +206,7 @@ static void assert_token_was_encoded(const char *token)
 /* ---------------------------------------------------------------------- */
 
 typedef struct fixture {
-    char *home;
-    char path[4200];
+    tu_site site; /* the store is <root>/etc/pair-tokens.toml */
     pairtok_store *store;
     /* Heap memory of the stack test, freed by teardown also when it fails. */
     unsigned char *stack_copy;
@@ -218,13 +217,9 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->home = tu_mkdtemp("wipe");
-    snprintf(f->path, sizeof f->path, "%s/etc/pair-tokens.toml", f->home);
-    pairtok_options opts = {.max_per_principal = 2};
-    pairtok_error err;
-    if (pairtok_store_open(f->path, &opts, &f->store, &err) != PAIRTOK_OK) {
-        return -1;
-    }
+    tu_site_init(&f->site, "wipe", "etc");
+    f->site.opts.max_per_principal = 2;
+    f->store = tu_open(&f->site);
     forget_all();
     *state = f;
     return 0;
@@ -237,8 +232,7 @@ static int teardown(void **state)
     free(f->stack_copy);
     free(f->token);
     free(f->err);
-    tu_rm_tree(f->home);
-    free(f->home);
+    tu_site_free(&f->site);
     free(f);
     return 0;
 }
@@ -442,5 +436,6 @@ int main(void)
         T(failed_issue_wipes_the_token_it_could_not_store),
         T(no_copy_on_the_stack_after_generate_issue_or_redeem),
     };
+    tu_fail_via(tu_cmocka_fail);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
