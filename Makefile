@@ -138,9 +138,10 @@ $(TESTLIB_A): $(TESTLIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# UNIT_EXTRA_OBJS: objects one test adds (a target-specific variable).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_EXE) -o $@ $< $(TESTLIB_A) $(LIB_A) $(LIB_LIBS) $(TEST_LIBS)
+	$(CC) $(LDFLAGS_EXE) -o $@ $< $(UNIT_EXTRA_OBJS) $(TESTLIB_A) $(LIB_A) $(LIB_LIBS) $(TEST_LIBS)
 
 -include $(sort $(wildcard mk/*.mk))
 

@@ -8,12 +8,12 @@
 
 # What only the tests use of the tree - builders, toml_equal,
 # toml_write_alloc - is test support (tests/toml/toml_build.c), linked into
-# test_toml (through the unit-test rule's UNIT_HELPER_OBJS), toml-perf and
+# test_toml (through the unit-test rule's UNIT_EXTRA_OBJS), toml-perf and
 # the TOML fuzzer, never into the library.
 TOML_BUILD_SRC := tests/toml/toml_build.c
 TOML_BUILD_OBJ := $(BUILD)/obj/tests/toml/toml_build.o
 $(BUILD)/tests/test_toml: $(TOML_BUILD_OBJ)
-$(BUILD)/tests/test_toml: private UNIT_HELPER_OBJS += $(TOML_BUILD_OBJ)
+$(BUILD)/tests/test_toml: private UNIT_EXTRA_OBJS += $(TOML_BUILD_OBJ)
 FUZZ_SRCS_toml := $(TOML_BUILD_SRC)
 $(BUILD)/fuzz/replay_toml: $(TOML_BUILD_OBJ)
 $(BUILD)/fuzz/fuzz_toml: $(TOML_BUILD_SRC) tests/toml/toml_build.h
