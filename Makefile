@@ -51,19 +51,22 @@ else
 OPT    := -O2 -g
 HARDEN := $(FORTIFY) -fstack-protector-strong
 endif
-CPPFLAGS_ALL := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc
+# libpq's headers; Debian's place when libpq-dev is not installed yet (deps
+# installs it before anything compiles).
+PQ_CFLAGS := $(or $(shell pkg-config --cflags libpq 2>/dev/null),-I/usr/include/postgresql)
+CPPFLAGS_ALL := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc $(PQ_CFLAGS)
 CFLAGS_ALL   := -std=c11 $(WARN) $(OPT) $(HARDEN) -fPIC $(CPPFLAGS_ALL) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL  := -Wl,-z,relro,-z,now $(filter -fsanitize=%,$(OPT)) $(LDFLAGS)
 LDFLAGS_EXE  := -pie $(LDFLAGS_ALL)
 
-LIB_LIBS  := -lsodium
+LIB_LIBS  := -lsodium -lpq
 # What LIB_LIBS links, for the .pc file (`pkg-config --static`): packages
 # in Requires.private, bare -l flags in Libs.private.  libpq belongs in the
 # latter (-lpq): Debian's libpq.pc names static libraries that libpq-dev
 # does not ship (-lpgcommon -lpgport), so with libpq in Requires.private
 # every `pkg-config --static --libs libpairtok` link would fail.
 LIB_PC_REQUIRES     := libsodium
-LIB_PC_LIBS_PRIVATE :=
+LIB_PC_LIBS_PRIVATE := -lpq
 CLI_LIBS  := -lqrencode -ljansson
 TEST_LIBS := -lcmocka
 
