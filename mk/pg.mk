@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: ISC
+# pg.mk - the PostgreSQL backend's tests.  They run against a throwaway
+# server that tests/pg/with-pg starts and stops around them: the unit test
+# build/tests/test_backend_pg (built and listed with the other unit tests)
+# runs itself under it when started without one, and test-with-pg.sh
+# checks the harness itself.  Included by the top-level Makefile.
+
+TEST_CMDS += tests/pg/test-with-pg.sh
