@@ -30,6 +30,11 @@
  *   - PostgreSQL: COMMIT.  The next verb starts a new transaction, so no
  *     transaction is held open while the caller's bind runs; the
  *     reservation id (rid) is what ties settle to its reserve.
+ * take, reserve and settle are each atomic by themselves, and a backend
+ * may make one durable as it returns (PostgreSQL does when it is the first
+ * verb of its transaction: a redeem is then one round trip).  So commit
+ * right after them, and do nothing in between that end() would have to
+ * undo.
  *
  * Time.  Every `now` may be BACKEND_NOW, meaning "the backend's own clock,
  * read after the lock is held".  begin() resolves it when the backend can
@@ -57,7 +62,9 @@
 
 /* A verb's transaction was rolled back by the server for a reason that a
  * second run cures (serialization failure 40001, deadlock 40P01,
- * lock_timeout 55P03) and its outcome is known: nothing was applied.
+ * lock_timeout 55P03), or the backend found that it must run it another
+ * way (PostgreSQL near the total cap), and its outcome is known: nothing
+ * was applied.
  * store.c then ends the transaction and runs the whole operation again
  * from begin, after a short random pause, a few times at most.  Never
  * returned after a COMMIT whose answer was lost: that is PAIRTOK_EIO with
@@ -143,7 +150,10 @@ typedef struct backend_ops {
     void (*end)(backend *b);
 
     /* How many selected records, counting at most up to `limit` (a backend
-     * may stop there: caps only need to know whether a limit is reached). */
+     * may stop there: caps only need to know whether a limit is reached).
+     * Below `limit` the answer may be an upper bound instead of the count
+     * (PostgreSQL bounds an issue's total so), but it reaches `limit` only
+     * when the records do. */
     pairtok_status (*count)(backend *b, const backend_sel *sel, size_t limit, size_t *n,
                             pairtok_error *err);
     /* Append the selected records to `out` in the store's order. */
