@@ -297,7 +297,7 @@ static pairtok_status issue_prune(pg_backend *pg, const backend_sel *sel, size_t
 }
 
 static pairtok_status pg_remove(backend *b, const backend_sel *sel, size_t *removed,
-                                pairtok_error *err)
+                                pairtok_record_list *gone, pairtok_error *err)
 {
     pg_backend *pg = pg_of(b);
     if (pg->tx.lock_principal && sel->kind == SEL_EXPIRED && !sel->live_only) {
@@ -308,6 +308,9 @@ static pairtok_status pg_remove(backend *b, const backend_sel *sel, size_t *remo
     PGresult *res = NULL;
     pairtok_status st = pg_txn_run(pg, stmt, p.values, p.count, "remove", &res, err);
     *removed = st == PAIRTOK_OK ? rows_affected(res) : 0;
+    if (st == PAIRTOK_OK && gone != NULL && PQntuples(res) > 0) {
+        st = pg_list_append(pg, gone, res, err);
+    }
     PQclear(res);
     return st;
 }

@@ -55,6 +55,9 @@
 #define READ(where)                                                                                \
     "SELECT " RECORD_COLS " FROM " TOKENS " WHERE " where " ORDER BY issued_at, token_hash"
 #define REMOVE(where) "DELETE FROM " TOKENS " WHERE " where
+/* A revoke hands what it deleted to the audit events: the same statement,
+ * so a token issued between a read and the delete cannot go unreported. */
+#define REMOVE_RETURNING(where) REMOVE(where) " RETURNING " RECORD_COLS
 
 /* SQL reads better laid out by hand. */
 /* clang-format off */
@@ -131,10 +134,10 @@ static const char *const statements[PG_STMT_COUNT] = {
     [PG_READ_EXPIRED] = READ(W_EXPIRED),
     [PG_READ_HASH] = READ(W_HASH),
     [PG_REMOVE_ALL] = REMOVE(W_ALL),
-    [PG_REMOVE_PRINCIPAL] = REMOVE(W_PRINCIPAL),
-    [PG_REMOVE_PREFIX] = REMOVE(W_PREFIX),
+    [PG_REMOVE_PRINCIPAL] = REMOVE_RETURNING(W_PRINCIPAL),
+    [PG_REMOVE_PREFIX] = REMOVE_RETURNING(W_PREFIX),
     [PG_REMOVE_EXPIRED] = REMOVE(W_EXPIRED),
-    [PG_REMOVE_HASH] = REMOVE(W_HASH),
+    [PG_REMOVE_HASH] = REMOVE_RETURNING(W_HASH),
     [PG_PRUNE_BATCH] = PRUNE_SOME(1),
     [PG_INSERT] =
         "INSERT INTO " TOKENS " (token_hash, principal, label, issued_at, expires_at)"

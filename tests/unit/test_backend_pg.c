@@ -289,7 +289,7 @@ static pairtok_status issue_once(backend *b, const pairtok_options *o, pairtok_r
         .kind = SEL_PRINCIPAL, .principal = rec->principal, .live_only = true, .now = when};
     backend_sel all = {.kind = SEL_ALL, .live_only = true, .now = when};
     if (st == PAIRTOK_OK) {
-        st = ops->remove(b, &expired, &removed, err);
+        st = ops->remove(b, &expired, &removed, NULL, err);
     }
     if (st == PAIRTOK_OK &&
         (st = ops->count(b, &mine, o->max_per_principal, &n, err)) == PAIRTOK_OK &&
@@ -312,7 +312,8 @@ static pairtok_status issue_once(backend *b, const pairtok_options *o, pairtok_r
     return st;
 }
 
-static const pairtok_options defaults = {10000, 16, 100000};
+static const pairtok_options defaults = {
+    .lock_timeout_ms = 10000, .max_per_principal = 16, .max_total = 100000};
 
 /* Issue with store.c's retries. */
 static pairtok_status issue_opts(backend *b, const pairtok_options *o, pairtok_record *rec,
@@ -1016,12 +1017,12 @@ static void end_abandons_what_was_not_committed(void **state)
     other.issued_at_epoch = BACKEND_NOW;
     backend_sel expired = {.kind = SEL_EXPIRED, .now = now};
     assert_ok(ops->begin(f->b, BACKEND_WRITE_CREATE, "hana", &now, &exists, &err), &err);
-    assert_ok(ops->remove(f->b, &expired, &n, &err), &err);
+    assert_ok(ops->remove(f->b, &expired, &n, NULL, &err), &err);
     assert_ok(ops->insert(f->b, &other, 300, &err), &err);
     ops->end(f->b);
     backend_sel mine = {.kind = SEL_PRINCIPAL, .principal = "hana", .now = now};
     assert_ok(ops->begin(f->b, BACKEND_WRITE, NULL, &now, &exists, &err), &err);
-    assert_ok(ops->remove(f->b, &mine, &n, &err), &err);
+    assert_ok(ops->remove(f->b, &mine, &n, NULL, &err), &err);
     assert_int_equal(n, 1);
     ops->end(f->b);
     assert_int_equal(rows(f), 1);
@@ -1091,7 +1092,7 @@ static size_t remove_sel(backend *b, const backend_sel *sel)
     size_t n = 999;
     pairtok_error err;
     assert_ok(b->ops->begin(b, BACKEND_WRITE, NULL, &now, &exists, &err), &err);
-    assert_ok(b->ops->remove(b, sel, &n, &err), &err);
+    assert_ok(b->ops->remove(b, sel, &n, NULL, &err), &err);
     assert_ok(b->ops->commit(b, &err), &err);
     b->ops->end(b);
     return n;
@@ -1260,11 +1261,14 @@ static void save_keeps_others_and_never_resurrects(void **state)
     e.expires_at_epoch = NOW + 100;
     a.label = "renamed";
     pairtok_record items[] = {a, c, e};
-    pairtok_record_list list = {items, 3, 3};
+    pairtok_record_list list = {items, 3, 3, NULL};
     bool in_base[] = {true, true, false};
     unsigned char removed[1][BACKEND_HASH_BYTES];
     memcpy(removed[0], hb, 32);
-    backend_save plan = {&list, in_base, (const unsigned char(*)[32])removed, 1};
+    backend_save plan = {.list = &list,
+                         .in_base = in_base,
+                         .removed = (const unsigned char(*)[32])removed,
+                         .removed_count = 1};
     pairtok_error err;
     assert_ok(save(f->b, &plan, &err), &err);
     assert_int_equal(rows(f), 3); /* a, d, e */
@@ -1288,7 +1292,7 @@ static void save_refuses_a_record_the_schema_refuses(void **state)
     random_record(&r, h, "alice", NULL);
     r.issued_at_epoch = NOW;
     r.expires_at_epoch = NOW + 7200; /* over the 1-hour cap */
-    pairtok_record_list list = {&r, 1, 1};
+    pairtok_record_list list = {&r, 1, 1, NULL};
     bool in_base[] = {false};
     backend_save plan = {.list = &list, .in_base = in_base};
     pairtok_error err;
@@ -1302,7 +1306,7 @@ static void save_bulk_goes_in_batches(void **state)
 {
     fixture *f = *state;
     enum { N = 25000 };
-    pairtok_record_list list = {calloc(N, sizeof(pairtok_record)), N, N};
+    pairtok_record_list list = {calloc(N, sizeof(pairtok_record)), N, N, NULL};
     bool *in_base = calloc(N, sizeof(bool));
     for (size_t i = 0; i < N; i++) {
         unsigned char h[32];
@@ -1414,7 +1418,7 @@ static void per_principal_cap_holds_under_concurrency(void **state)
 {
     fixture *f = *state;
     init_schema(f);
-    pairtok_options opts = {10000, 16, 100000};
+    pairtok_options opts = {.lock_timeout_ms = 10000, .max_per_principal = 16, .max_total = 100000};
     race r = {.n = 40, .principal = "alice", .opts = &opts, .warm = true};
     assert_int_equal(racing_issues(f, &r), 16);
     assert_int_equal(
@@ -1426,7 +1430,7 @@ static void total_cap_holds_under_concurrency(void **state)
 {
     fixture *f = *state;
     init_schema(f);
-    pairtok_options opts = {10000, 16, 20};
+    pairtok_options opts = {.lock_timeout_ms = 10000, .max_per_principal = 16, .max_total = 20};
     race r = {.n = 40, .opts = &opts};
     assert_int_equal(racing_issues(f, &r), 20);
     assert_int_equal(rows(f), 20);
@@ -1447,7 +1451,8 @@ static void total_cap_holds_when_handles_start_fast(void **state)
 {
     fixture *f = *state;
     init_schema(f);
-    pairtok_options opts = {10000, 16, (uint32_t)capacity() + 20};
+    pairtok_options opts = {
+        .lock_timeout_ms = 10000, .max_per_principal = 16, .max_total = (uint32_t)capacity() + 20};
     race r = {.n = 40, .opts = &opts, .warm = true, .before_go = fill_to_twenty_below};
     assert_int_equal(racing_issues(f, &r), 20);
     assert_int_equal(rows(f), capacity() + 20);
@@ -1461,7 +1466,8 @@ static void total_cap_switches_to_exact_near_the_cap(void **state)
     fixture *f = *state;
     init_schema(f);
     long long cap = capacity();
-    pairtok_options opts = {10000, 1000, (uint32_t)cap + 3};
+    pairtok_options opts = {
+        .lock_timeout_ms = 10000, .max_per_principal = 1000, .max_total = (uint32_t)cap + 3};
     backend *b = open_fixture(f, &opts);
     pairtok_error err;
     for (long long i = 0; i < cap + 3; i++) {
@@ -1590,7 +1596,7 @@ static void connection_killed_in_a_transaction_fails_then_recovers(void **state)
     pairtok_record_list_free(&list);
     terminate(backend_pid(f->b));
     size_t removed = 99;
-    assert_int_equal(ops->remove(f->b, &prefix, &removed, &err), PAIRTOK_EIO);
+    assert_int_equal(ops->remove(f->b, &prefix, &removed, NULL, &err), PAIRTOK_EIO);
     assert_contains(err.message, "connection was lost");
     assert_contains(err.message, "nothing was committed");
     assert_int_equal(removed, 0);
