@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* store.c - where a test's store lives, fixed tokens and the fixture store,
  * record lists, the bind callback of two-phase redeems; see testutil.h. */
+#include <libpq-fe.h>
+
 #include "testutil.h"
 
 #include <stdio.h>
@@ -60,17 +62,72 @@ pairtok_store *tu_open(const tu_site *site)
     return tu_open_with(site->path, &site->opts);
 }
 
+static void quiet(void *ctx, const char *message)
+{
+    (void)ctx, (void)message;
+}
+
+/* A schema of its own on the server of tests/pg/with-pg: the location is
+ * its URI with the schema as search_path. */
+static void location_schema(tu_location *loc, const char *server)
+{
+    static unsigned serial;
+    snprintf(loc->schema, sizeof loc->schema, "t%ld_%u", (long)getpid(), serial++);
+    PGconn *c = PQconnectdb(server);
+    PQsetNoticeProcessor(c, quiet, NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", loc->schema,
+             loc->schema);
+    PGresult *res = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        tu_die("%s: %s", sql, PQerrorMessage(c));
+    }
+    PQclear(res);
+    PQfinish(c);
+    snprintf(loc->location, sizeof loc->location, "%s&options=-csearch_path%%3D%s", server,
+             loc->schema);
+}
+
+bool tu_backend_is_db(void)
+{
+    const char *backend = getenv("PAIRTOK_TEST_BACKEND");
+    return backend != NULL && strcmp(backend, "pg") == 0;
+}
+
 void tu_location_init(tu_location *loc)
 {
+    memset(loc, 0, sizeof *loc);
+    const char *server = getenv("PAIRTOK_TEST_PG");
+    if (tu_backend_is_db()) {
+        if (server == NULL) {
+            tu_die("PAIRTOK_TEST_BACKEND=pg needs a server: run under tests/pg/with-pg");
+        }
+        location_schema(loc, server);
+        return;
+    }
     loc->home = tu_mkdtemp("store");
     snprintf(loc->location, sizeof loc->location, "%s/etc/pair-tokens.toml", loc->home);
 }
 
+bool tu_location_is_file(const tu_location *loc)
+{
+    return loc->home != NULL;
+}
+
 void tu_location_free(tu_location *loc)
 {
-    tu_rm_tree(loc->home);
-    free(loc->home);
-    loc->home = NULL;
+    if (loc->home != NULL) {
+        tu_rm_tree(loc->home);
+        free(loc->home);
+        loc->home = NULL;
+        return;
+    }
+    PGconn *c = PQconnectdb(getenv("PAIRTOK_TEST_PG"));
+    PQsetNoticeProcessor(c, quiet, NULL);
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", loc->schema);
+    PQclear(PQexec(c, sql));
+    PQfinish(c);
 }
 
 const char *const tu_tokens[TU_NTOK] = {

@@ -20,6 +20,8 @@
 #define PAIRTOK_TESTUTIL_H
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,11 +41,50 @@ void tu_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
  * forked child, or with no hook - like tu_die. */
 void tu_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void tu_fail_via(void (*hook)(const char *message));
+/* True when PAIRTOK_TEST_BACKEND=pg: the tests that hold for every
+ * backend run on a database (tests/pg/test-shared.sh). */
+bool tu_backend_is_db(void);
+
 #ifdef fail_msg
 /* <cmocka.h> came first: a test's main calls tu_fail_via(tu_cmocka_fail). */
 static inline void tu_cmocka_fail(const char *message)
 {
     fail_msg("%s", message);
+}
+
+/* A cmocka test that holds for every backend (shared), or only for the
+ * file store. */
+typedef struct tu_test {
+    struct CMUnitTest test;
+    bool shared;
+} tu_test;
+#define TU_FILE_TEST(fn, setup, teardown)                                                          \
+    {                                                                                              \
+        cmocka_unit_test_setup_teardown(fn, setup, teardown), false                                \
+    }
+#define TU_SHARED_TEST(fn, setup, teardown)                                                        \
+    {                                                                                              \
+        cmocka_unit_test_setup_teardown(fn, setup, teardown), true                                 \
+    }
+
+/* Run the group: every test on a file store, or only the shared ones on a
+ * database (then the group's name says so). */
+static inline int tu_run_group(const char *name, const tu_test *tests, size_t n)
+{
+    struct CMUnitTest *run = calloc(n ? n : 1, sizeof *run);
+    size_t count = 0;
+    bool db = tu_backend_is_db();
+    for (size_t i = 0; i < n; i++) {
+        if (tests[i].shared || !db) {
+            run[count++] = tests[i].test;
+        }
+    }
+    char group[128];
+    snprintf(group, sizeof group, "%s%s", name, db ? " (postgresql)" : "");
+    tu_fail_via(tu_cmocka_fail);
+    int failed = _cmocka_run_group_tests(group, run, count, NULL, NULL);
+    free(run);
+    return failed;
 }
 #endif
 
@@ -127,12 +168,18 @@ pairtok_store *tu_open_with(const char *path, const pairtok_options *opts);
 
 /* Where a test that holds for every backend keeps its store: a fresh
  * file store under a temp directory. */
+/* With PAIRTOK_TEST_BACKEND=pg (under tests/pg/with-pg), a schema of its
+ * own on the test server instead: the same tests then hold for both
+ * backends. */
 typedef struct tu_location {
-    char *home;                      /* temp directory, removed by free */
+    char *home;                      /* temp directory (file store), or NULL */
+    char schema[64];                 /* its schema (database) */
     char location[PAIRTOK_PATH_MAX]; /* what pairtok_store_open takes */
 } tu_location;
 void tu_location_init(tu_location *loc);
 void tu_location_free(tu_location *loc);
+/* True for a file store: a test may then also look at the file. */
+bool tu_location_is_file(const tu_location *loc);
 
 /* Fixed tokens of the shape the library issues, and their hashes. */
 #define TU_NTOK 8

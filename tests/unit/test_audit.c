@@ -206,15 +206,15 @@ static void failures_report_nothing(void **state)
     pairtok_store_close(capped);
 }
 
+#define SHARED(name) TU_SHARED_TEST(name, setup, teardown)
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(issue_and_redeem_are_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(two_phase_redeem_reports_reserve_release_redeem, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(revoke_reports_each_token_and_prune_the_count, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(failures_report_nothing, setup, teardown),
+    static const tu_test tests[] = {
+        SHARED(issue_and_redeem_are_reported),
+        SHARED(two_phase_redeem_reports_reserve_release_redeem),
+        SHARED(revoke_reports_each_token_and_prune_the_count),
+        SHARED(failures_report_nothing),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_run_group("audit", tests, sizeof tests / sizeof tests[0]);
 }

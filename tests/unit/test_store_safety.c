@@ -30,16 +30,24 @@
 #define NOW 1764322500u
 
 typedef struct fixture {
-    tu_site site; /* the store is <root>/etc/pair-tokens.toml */
+    tu_site site;   /* the store is <root>/etc/pair-tokens.toml */
+    tu_location db; /* or a database schema (the shared tests) */
+    bool on_db;
     pairtok_store *store;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    tu_site_init(&f->site, "safety", "etc");
-    f->site.opts.lock_timeout_ms = 200;
-    f->store = tu_open(&f->site);
+    f->on_db = tu_backend_is_db();
+    if (f->on_db) {
+        tu_location_init(&f->db);
+        f->store = tu_open_with(f->db.location, NULL);
+    } else {
+        tu_site_init(&f->site, "safety", "etc");
+        f->site.opts.lock_timeout_ms = 200;
+        f->store = tu_open(&f->site);
+    }
     *state = f;
     return 0;
 }
@@ -48,7 +56,11 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     pairtok_store_close(f->store);
-    tu_site_free(&f->site);
+    if (f->on_db) {
+        tu_location_free(&f->db);
+    } else {
+        tu_site_free(&f->site);
+    }
     free(f);
     return 0;
 }
@@ -57,7 +69,8 @@ static pairtok_store *second_handle(const fixture *f)
 {
     pairtok_store *s;
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->site.path, NULL, &s, &err), PAIRTOK_OK);
+    const char *where = f->on_db ? f->db.location : f->site.path;
+    assert_int_equal(pairtok_store_open(where, NULL, &s, &err), PAIRTOK_OK);
     return s;
 }
 
@@ -527,29 +540,27 @@ static void busy_message_does_not_invite_deleting_the_lock(void **state)
     assert_true(stored(f, t));
 }
 
+#define T(name) TU_FILE_TEST(name, setup, teardown)
+#define SHARED(name) TU_SHARED_TEST(name, setup, teardown)
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(save_never_resurrects_nor_drops, setup, teardown),
-        cmocka_unit_test_setup_teardown(save_deletes_what_the_caller_removed, setup, teardown),
-        cmocka_unit_test_setup_teardown(hand_built_list_adds_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(death_in_bind_reserves_every_copy, setup, teardown),
-        cmocka_unit_test_setup_teardown(two_phase_redeem_deletes_every_copy, setup, teardown),
-        cmocka_unit_test_setup_teardown(revoke_by_full_id_removes_every_copy, setup, teardown),
-        cmocka_unit_test_setup_teardown(save_collapses_stored_duplicates, setup, teardown),
-        cmocka_unit_test_setup_teardown(future_issue_escapes_no_cap, setup, teardown),
-        cmocka_unit_test_setup_teardown(small_clock_skew_is_allowed, setup, teardown),
-        cmocka_unit_test_setup_teardown(plain_redeem_reads_the_clock_after_the_lock, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(failed_clock_fails_the_call, setup, teardown),
-        cmocka_unit_test_setup_teardown(hard_linked_lock_file_is_refused_and_not_chmodded, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(unsafe_lock_files_are_reported_by_check, setup, teardown),
-        cmocka_unit_test_setup_teardown(lock_file_replaced_under_a_waiter_is_locked_again, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(busy_message_does_not_invite_deleting_the_lock, setup,
-                                        teardown),
+    static const tu_test tests[] = {
+        SHARED(save_never_resurrects_nor_drops),
+        SHARED(save_deletes_what_the_caller_removed),
+        SHARED(hand_built_list_adds_once),
+        T(death_in_bind_reserves_every_copy),
+        T(two_phase_redeem_deletes_every_copy),
+        T(revoke_by_full_id_removes_every_copy),
+        T(save_collapses_stored_duplicates),
+        T(future_issue_escapes_no_cap),
+        T(small_clock_skew_is_allowed),
+        T(plain_redeem_reads_the_clock_after_the_lock),
+        T(failed_clock_fails_the_call),
+        T(hard_linked_lock_file_is_refused_and_not_chmodded),
+        T(unsafe_lock_files_are_reported_by_check),
+        T(lock_file_replaced_under_a_waiter_is_locked_again),
+        T(busy_message_does_not_invite_deleting_the_lock),
     };
-    tu_fail_via(tu_cmocka_fail);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return tu_run_group("store safety", tests, sizeof tests / sizeof tests[0]);
 }
