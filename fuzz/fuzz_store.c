@@ -35,7 +35,7 @@ static const char token[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
 static char dir[256];
 static char path[300];
-static pairtok_sys fast_sys;
+static pt_sys fast_sys;
 
 static int no_fsync(int fd)
 {
@@ -66,7 +66,7 @@ static void init(void)
     snprintf(dir, sizeof dir, "%s/pairtok-fuzz-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     check(mkdtemp(dir) != NULL, "mkdtemp");
     snprintf(path, sizeof path, "%s/pair-tokens.toml", dir);
-    fast_sys = pairtok_sys_default;
+    fast_sys = pt_sys_default;
     fast_sys.fsync = no_fsync;
     atexit(cleanup);
 }
@@ -94,8 +94,8 @@ static int is_hex(char c)
 
 static int is_name(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static void check_record(const pairtok_record *r)
@@ -116,8 +116,7 @@ static void check_record(const pairtok_record *r)
 static int same_record(const pairtok_record *a, const pairtok_record *b)
 {
     return strcmp(a->token_hash, b->token_hash) == 0 && strcmp(a->principal, b->principal) == 0 &&
-           a->expires_at_epoch == b->expires_at_epoch &&
-           a->issued_at_epoch == b->issued_at_epoch &&
+           a->expires_at_epoch == b->expires_at_epoch && a->issued_at_epoch == b->issued_at_epoch &&
            ((a->label == NULL && b->label == NULL) ||
             (a->label != NULL && b->label != NULL && strcmp(a->label, b->label) == 0));
 }
@@ -128,7 +127,7 @@ static pairtok_store *open_store(void)
     pairtok_error err;
     pairtok_options opts = {.lock_timeout_ms = 1000};
     check(pairtok_store_open(path, &opts, &s, &err) == PAIRTOK_OK, "open");
-    pairtok_internal_set_sys(s, &fast_sys);
+    pt_set_sys(s, &fast_sys);
     return s;
 }
 

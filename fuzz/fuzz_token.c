@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[256];
 static char empty_path[300], full_path[300];
 static pairtok_store *empty_store, *full_store;
-static pairtok_sys fast_sys;
+static pt_sys fast_sys;
 
 static void check(int ok, const char *what)
 {
@@ -69,7 +69,7 @@ static pairtok_store *open_store(const char *p)
     pairtok_error err;
     pairtok_options opts = {.lock_timeout_ms = 1000};
     check(pairtok_store_open(p, &opts, &s, &err) == PAIRTOK_OK, "open");
-    pairtok_internal_set_sys(s, &fast_sys);
+    pt_set_sys(s, &fast_sys);
     return s;
 }
 
@@ -85,15 +85,15 @@ static void init(void)
     check(mkdir(p, 0700) == 0, "mkdir");
     snprintf(empty_path, sizeof empty_path, "%s/empty/pair-tokens.toml", dir);
     snprintf(full_path, sizeof full_path, "%s/full/pair-tokens.toml", dir);
-    fast_sys = pairtok_sys_default;
+    fast_sys = pt_sys_default;
     fast_sys.fsync = no_fsync;
     empty_store = open_store(empty_path);
     full_store = open_store(full_path);
     pairtok_error err;
     for (int i = 0; i < 8; i++) {
         char token[PAIRTOK_TOKEN_LEN + 1];
-        check(pairtok_issue_at(full_store, i % 2 ? "alice" : "bob", "fuzz", 600, token, NULL,
-                               NOW, &err) == PAIRTOK_OK,
+        check(pairtok_issue_at(full_store, i % 2 ? "alice" : "bob", "fuzz", 600, token, NULL, NOW,
+                               &err) == PAIRTOK_OK,
               "issue");
     }
     atexit(cleanup);
@@ -101,8 +101,8 @@ static void init(void)
 
 static int is_token_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static int is_space(char c)

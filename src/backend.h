@@ -125,7 +125,7 @@ typedef struct backend_save {
 } backend_save;
 
 /* memcmp order of two raw hashes, for qsort and bsearch. */
-PAIRTOK_HIDDEN int backend_hash_cmp(const void *a, const void *b);
+PT_HIDDEN int backend_hash_cmp(const void *a, const void *b);
 
 /* What a check found; store.c passes the caller's callback through. */
 typedef struct backend_reporter {
@@ -133,8 +133,8 @@ typedef struct backend_reporter {
     void *ctx;
     size_t count;
 } backend_reporter;
-PAIRTOK_HIDDEN void backend_report(backend_reporter *r, pairtok_status code, const char *fmt, ...)
-    PAIRTOK_PRINTF(3, 4);
+PT_HIDDEN void backend_report(backend_reporter *r, pairtok_status code, const char *fmt, ...)
+    PT_PRINTF(3, 4);
 
 typedef struct backend backend;
 
@@ -215,11 +215,11 @@ struct backend {
 
 /* Constructors: each parses `location` (no I/O beyond what it must), or
  * fails with PAIRTOK_EINVAL / PAIRTOK_ENOMEM. */
-PAIRTOK_HIDDEN pairtok_status backend_file_open(const char *location, const pairtok_options *opts,
-                                                backend **out, pairtok_error *err);
-PAIRTOK_HIDDEN pairtok_status backend_pg_open(const char *location, const pairtok_options *opts,
-                                              backend **out, pairtok_error *err);
+PT_HIDDEN pairtok_status backend_file_open(const char *location, const pairtok_options *opts,
+                                           backend **out, pairtok_error *err);
+PT_HIDDEN pairtok_status backend_pg_open(const char *location, const pairtok_options *opts,
+                                         backend **out, pairtok_error *err);
 /* True for `postgresql://` and `postgres://` locations. */
-PAIRTOK_HIDDEN bool backend_pg_claims(const char *location);
+PT_HIDDEN bool backend_pg_claims(const char *location);
 
 #endif /* PAIRTOK_BACKEND_H */

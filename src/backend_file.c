@@ -57,22 +57,22 @@ pairtok_status backend_file_open(const char *location, const pairtok_options *op
 {
     size_t len = strlen(location);
     if (len == 0 || len >= PAIRTOK_PATH_MAX) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "store path: must be 1 to %d bytes",
-                            PAIRTOK_PATH_MAX - 1);
+        return pt_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "store path: must be 1 to %d bytes",
+                       PAIRTOK_PATH_MAX - 1);
     }
     file_backend *f = calloc(1, sizeof *f);
     if (f == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     memcpy(f->path, location, len + 1);
     if (!split_path(f)) {
         free(f);
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "%s: not a usable store file name", location);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "%s: not a usable store file name", location);
     }
     f->base.ops = &file_ops;
     memcpy(f->base.display, location, len + 1);
     f->lock_timeout_ms = opts->lock_timeout_ms;
-    f->sys = &pairtok_sys_default;
+    f->sys = &pt_sys_default;
     f->cache.fd = -1;
     f->txn.dirfd = f->txn.lockfd = f->txn.ref.fd = -1;
     *out = &f->base;
@@ -88,16 +88,16 @@ static void file_close(backend *b)
 
 file_backend *file_backend_of(pairtok_store *store)
 {
-    backend *b = pairtok_store_backend(store);
+    backend *b = pt_store_backend(store);
     return b->ops == &file_ops ? (file_backend *)b : NULL;
 }
 
-void pairtok_internal_set_sys(pairtok_store *store, const pairtok_sys *sys)
+void pt_set_sys(pairtok_store *store, const pt_sys *sys)
 {
     file_backend *f = file_backend_of(store);
     if (f != NULL) {
         file_cache_drop(f);
-        f->sys = sys ? sys : &pairtok_sys_default;
+        f->sys = sys ? sys : &pt_sys_default;
     }
 }
 
@@ -106,13 +106,13 @@ pairtok_status file_clock(const file_backend *f, uint64_t *now, pairtok_error *e
     struct timespec ts;
     if (f->sys->clock_gettime(CLOCK_REALTIME, &ts) != 0) {
         int e = errno;
-        return pairtok_fail(err, PAIRTOK_EIO, e, "%s: cannot read the system clock: %s", f->path,
-                            strerror(e));
+        return pt_fail(err, PAIRTOK_EIO, e, "%s: cannot read the system clock: %s", f->path,
+                       strerror(e));
     }
     if (ts.tv_sec < 0) {
-        return pairtok_fail(err, PAIRTOK_EIO, 0,
-                            "%s: the system clock is set before 1970; refusing to judge expiry",
-                            f->path);
+        return pt_fail(err, PAIRTOK_EIO, 0,
+                       "%s: the system clock is set before 1970; refusing to judge expiry",
+                       f->path);
     }
     *now = (uint64_t)ts.tv_sec;
     return PAIRTOK_OK;
@@ -301,8 +301,8 @@ static pairtok_status file_read(backend *b, const backend_sel *sel, pairtok_reco
     if (st != PAIRTOK_OK || wanted == 0) {
         return st;
     }
-    if (pairtok_record_list_reserve(out, out->count + wanted) != PAIRTOK_OK) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    if (pt_record_list_reserve(out, out->count + wanted) != PAIRTOK_OK) {
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     const sdoc *doc = f->txn.ref.doc;
     for (size_t i = 0; i < doc_count(doc); i++) {
@@ -540,7 +540,7 @@ static pairtok_status file_save(backend *b, const backend_save *plan, pairtok_er
     const pairtok_record_list *list = plan->list;
     bool *present = calloc(list->count ? list->count : 1, sizeof *present);
     if (present == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     f->txn.ref.dirty = true;
     pairtok_status st = save_existing(f, plan, present, err);

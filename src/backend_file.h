@@ -55,27 +55,27 @@ typedef struct file_backend {
     char lock_name[NAME_MAX + 1];
     char lock_path[PAIRTOK_PATH_MAX + 8];
     uint32_t lock_timeout_ms;
-    const pairtok_sys *sys;
+    const pt_sys *sys;
     doc_ref cache; /* doc NULL when nothing is cached */
     file_txn txn;
 } file_backend;
 
 /* file_doc_cache.c */
-PAIRTOK_HIDDEN pairtok_status file_doc_acquire(file_backend *f, int dirfd, doc_ref *ref,
-                                               pairtok_error *err);
-PAIRTOK_HIDDEN void file_doc_release(file_backend *f, doc_ref *ref);
-PAIRTOK_HIDDEN void file_doc_ref_free(file_backend *f, doc_ref *ref);
-PAIRTOK_HIDDEN void file_cache_drop(file_backend *f);
+PT_HIDDEN pairtok_status file_doc_acquire(file_backend *f, int dirfd, doc_ref *ref,
+                                          pairtok_error *err);
+PT_HIDDEN void file_doc_release(file_backend *f, doc_ref *ref);
+PT_HIDDEN void file_doc_ref_free(file_backend *f, doc_ref *ref);
+PT_HIDDEN void file_cache_drop(file_backend *f);
 
 /* file_check.c */
-PAIRTOK_HIDDEN pairtok_status file_check(backend *b, uint64_t now, backend_reporter *r,
-                                         pairtok_error *err);
+PT_HIDDEN pairtok_status file_check(backend *b, uint64_t now, backend_reporter *r,
+                                    pairtok_error *err);
 
 /* The clock, through the handle's system-call table. */
-PAIRTOK_HIDDEN pairtok_status file_clock(const file_backend *f, uint64_t *now, pairtok_error *err);
+PT_HIDDEN pairtok_status file_clock(const file_backend *f, uint64_t *now, pairtok_error *err);
 
 /* The file backend of a store handle, or NULL when it has another (for
  * tests and check). */
-PAIRTOK_HIDDEN file_backend *file_backend_of(pairtok_store *store);
+PT_HIDDEN file_backend *file_backend_of(pairtok_store *store);
 
 #endif /* PAIRTOK_BACKEND_FILE_H */

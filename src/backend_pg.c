@@ -476,11 +476,11 @@ pairtok_status backend_pg_open(const char *location, const pairtok_options *opts
     *out = NULL;
     pg_backend *pg = calloc(1, sizeof *pg);
     if (pg == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, errno, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, errno, "out of memory");
     }
     pairtok_status st = pg_uri_check(location, pg->base.display, sizeof pg->base.display, err);
     if (st == PAIRTOK_OK && (pg->uri = strdup(location)) == NULL) {
-        st = pairtok_fail(err, PAIRTOK_ENOMEM, errno, "out of memory");
+        st = pt_fail(err, PAIRTOK_ENOMEM, errno, "out of memory");
     }
     if (st != PAIRTOK_OK) {
         free(pg);

@@ -215,8 +215,8 @@ typedef struct reader {
 /* `path:line:col: pair_token[i].name: problem` at the position of `at`. */
 static bool field_fail(reader *rd, const toml_node *at, size_t index, int f, const char *problem)
 {
-    pairtok_fail(&rd->first, PAIRTOK_EPARSE, 0, "%s:%u:%u: " K_RECORDS "[%zu].%s: %s", rd->path,
-                 toml_node_line(at), toml_node_col(at), index, known[f].name, problem);
+    pt_fail(&rd->first, PAIRTOK_EPARSE, 0, "%s:%u:%u: " K_RECORDS "[%zu].%s: %s", rd->path,
+            toml_node_line(at), toml_node_col(at), index, known[f].name, problem);
     rd->failed = true;
     return true;
 }
@@ -250,12 +250,12 @@ static bool check_values(reader *rd, const toml_node *const v[F_COUNT], size_t i
 {
     size_t len;
     const char *text = toml_string(v[F_HASH], &len);
-    const char *problem = pairtok_hash_problem(text, len);
+    const char *problem = pt_hash_problem(text, len);
     if (problem != NULL) {
         return field_fail(rd, v[F_HASH], index, F_HASH, problem);
     }
     text = toml_string(v[F_PRINCIPAL], &len);
-    if ((problem = pairtok_principal_problem(text, len)) != NULL) {
+    if ((problem = pt_principal_problem(text, len)) != NULL) {
         return field_fail(rd, v[F_PRINCIPAL], index, F_PRINCIPAL, problem);
     }
     if (v[F_LABEL] != NULL) {
@@ -272,7 +272,7 @@ static bool check_values(reader *rd, const toml_node *const v[F_COUNT], size_t i
 
 static bool out_of_memory(reader *rd)
 {
-    pairtok_fail(&rd->first, PAIRTOK_ENOMEM, 0, "out of memory");
+    pt_fail(&rd->first, PAIRTOK_ENOMEM, 0, "out of memory");
     rd->failed = true;
     return true;
 }
@@ -322,10 +322,10 @@ static bool harvest_record(toml_node *table, size_t index, void *ctx)
         return true;
     }
     if (toml_node_type(table) != TOML_TABLE) {
-        pairtok_fail(&rd->first, PAIRTOK_EPARSE, 0,
-                     "%s:%u:%u: " K_RECORDS "[%zu]: expected a table, found %s", rd->path,
-                     toml_node_line(table), toml_node_col(table), index,
-                     type_name(toml_node_type(table)));
+        pt_fail(&rd->first, PAIRTOK_EPARSE, 0,
+                "%s:%u:%u: " K_RECORDS "[%zu]: expected a table, found %s", rd->path,
+                toml_node_line(table), toml_node_col(table), index,
+                type_name(toml_node_type(table)));
         rd->failed = true;
         return true;
     }
@@ -358,19 +358,19 @@ static pairtok_status check_rest(const sdoc *doc, const char *path, pairtok_erro
     const toml_node *root = toml_root(doc->rest);
     const toml_node *schema = toml_table_get(root, K_SCHEMA, strlen(K_SCHEMA));
     if (schema != NULL) {
-        return pairtok_fail(err, PAIRTOK_ESCHEMA, 0,
-                            "%s:%u:%u: " K_SCHEMA " is set: the file was written in a newer "
-                            "format that this version of pairtok does not read; it was left "
-                            "untouched (upgrade pairtok)",
-                            path, toml_node_line(schema), toml_node_col(schema));
+        return pt_fail(err, PAIRTOK_ESCHEMA, 0,
+                       "%s:%u:%u: " K_SCHEMA " is set: the file was written in a newer "
+                       "format that this version of pairtok does not read; it was left "
+                       "untouched (upgrade pairtok)",
+                       path, toml_node_line(schema), toml_node_col(schema));
     }
     const toml_node *records = toml_table_get(root, K_RECORDS, strlen(K_RECORDS));
     if (records != NULL && toml_node_type(records) != TOML_ARRAY) {
-        return pairtok_fail(err, PAIRTOK_EPARSE, 0,
-                            "%s:%u:%u: " K_RECORDS ": expected an array of tables "
-                            "([[" K_RECORDS "]]), found %s",
-                            path, toml_node_line(records), toml_node_col(records),
-                            type_name(toml_node_type(records)));
+        return pt_fail(err, PAIRTOK_EPARSE, 0,
+                       "%s:%u:%u: " K_RECORDS ": expected an array of tables "
+                       "([[" K_RECORDS "]]), found %s",
+                       path, toml_node_line(records), toml_node_col(records),
+                       type_name(toml_node_type(records)));
     }
     return PAIRTOK_OK;
 }
@@ -383,20 +383,20 @@ static pairtok_status parse_into(sdoc *doc, const char *path, pairtok_error *err
      * shorter than 128 bytes): pages past the last record are never
      * touched, so they cost no memory. */
     if (!doc_reserve(doc, doc->text.len / 128 + 16)) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
     }
     toml_error terr;
     if (toml_parse_harvest(doc->text.data, doc->text.len, K_RECORDS, strlen(K_RECORDS),
                            harvest_record, &rd, &doc->rest, &terr) != 0) {
         if (terr.oom) {
-            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
+            return pt_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory parsing", path);
         }
-        return pairtok_fail(err, PAIRTOK_EPARSE, 0, "%s:%u:%u: %s", path, terr.line, terr.col,
-                            terr.message);
+        return pt_fail(err, PAIRTOK_EPARSE, 0, "%s:%u:%u: %s", path, terr.line, terr.col,
+                       terr.message);
     }
     pairtok_status st = check_rest(doc, path, err);
     if (st == PAIRTOK_OK && rd.failed) {
-        st = pairtok_fail(err, rd.first.code, 0, "%s", rd.first.message);
+        st = pt_fail(err, rd.first.code, 0, "%s", rd.first.message);
     }
     if (st != PAIRTOK_OK) {
         return st;
@@ -418,7 +418,7 @@ pairtok_status doc_parse(fsafe_text *text, const char *path, sdoc **out, pairtok
     sdoc *doc = calloc(1, sizeof *doc);
     if (doc == NULL) {
         fsafe_text_free(text);
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     doc->text = *text;
     *text = (fsafe_text){0};
@@ -481,7 +481,7 @@ bool rec_redeemable(const srec *rec, uint64_t now)
     return rec->expires > now && rec->expires >= rec->issued &&
            (rec->issued <= now || rec->issued - now <= PAIRTOK_CLOCK_SKEW_SECS) &&
            rec->expires - rec->issued <= PAIRTOK_MAX_EXPIRY_SECS && !(rec->flags & REC_RESERVED) &&
-           !pairtok_principal_is_reserved(rec->principal, rec->principal_len);
+           !pt_principal_is_reserved(rec->principal, rec->principal_len);
 }
 
 bool rec_has_principal(const srec *rec, const void *principal)
@@ -510,7 +510,7 @@ pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *e
     if (rec->label != NULL) {
         out->label = malloc((size_t)rec->label_len + 1);
         if (out->label == NULL) {
-            return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+            return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
         }
         memcpy(out->label, rec->label, (size_t)rec->label_len + 1);
     }
@@ -550,7 +550,7 @@ pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *e
         if (added != NULL) {
             doc->count--;
         }
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     return PAIRTOK_OK;
 }
@@ -574,7 +574,7 @@ pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_record *with, bool
 {
     *changed = !rec_equals(rec, with);
     if (*changed && !assign(doc, rec, with)) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     return PAIRTOK_OK;
 }

@@ -58,19 +58,19 @@ typedef struct sdoc {
 } sdoc;
 
 /* A new empty document, or NULL when out of memory. */
-PAIRTOK_HIDDEN sdoc *doc_new(void);
+PT_HIDDEN sdoc *doc_new(void);
 /* Parse and validate `text` (the document takes it over, also on
  * failure).  Errors: PAIRTOK_EPARSE (`path:line:col:
  * message`, for records `pair_token[i].field: problem`), PAIRTOK_ESCHEMA
  * (schema_version set: a newer format), PAIRTOK_ENOMEM. */
-PAIRTOK_HIDDEN pairtok_status doc_parse(fsafe_text *text, const char *path, sdoc **out,
-                                        pairtok_error *err);
-PAIRTOK_HIDDEN void doc_free(sdoc *doc);
+PT_HIDDEN pairtok_status doc_parse(fsafe_text *text, const char *path, sdoc **out,
+                                   pairtok_error *err);
+PT_HIDDEN void doc_free(sdoc *doc);
 
 /* Write the canonical text: the rest, then one [[pair_token]] per record
  * (fields in the seed's order, then the record's unknown keys).  -1 as soon
  * as `sink` fails or memory runs out. */
-PAIRTOK_HIDDEN int doc_write(const sdoc *doc, toml_sink_fn sink, void *ctx);
+PT_HIDDEN int doc_write(const sdoc *doc, toml_sink_fn sink, void *ctx);
 
 static inline size_t doc_count(const sdoc *doc)
 {
@@ -83,32 +83,32 @@ static inline srec *doc_at(const sdoc *doc, size_t i)
 }
 
 /* The record's hash as 64 lowercase hex digits. */
-PAIRTOK_HIDDEN void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1]);
+PT_HIDDEN void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1]);
 /* True if the record may be redeemed at `now`: unexpired, lifetime within
  * the cap, not reserved, principal not `anonymous`. */
-PAIRTOK_HIDDEN bool rec_redeemable(const srec *rec, uint64_t now);
+PT_HIDDEN bool rec_redeemable(const srec *rec, uint64_t now);
 
 /* Copy a record into `out` (label duplicated). */
-PAIRTOK_HIDDEN pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *err);
+PT_HIDDEN pairtok_status rec_export(const srec *rec, pairtok_record *out, pairtok_error *err);
 
 /* Append a record (fields already validated). */
-PAIRTOK_HIDDEN pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *err);
+PT_HIDDEN pairtok_status doc_append(sdoc *doc, const pairtok_record *rec, pairtok_error *err);
 
 /* Overwrite the known fields of `rec` with `with`, which has the same hash
  * (it was found by it), keeping its unknown keys; *changed tells whether
  * anything differed (else nothing is done). */
-PAIRTOK_HIDDEN pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_record *with,
-                                         bool *changed, pairtok_error *err);
+PT_HIDDEN pairtok_status rec_update(sdoc *doc, srec *rec, const pairtok_record *with, bool *changed,
+                                    pairtok_error *err);
 
 /* Remove, keeping order, every record for which `drop` is true; returns how
  * many were removed. */
 typedef bool (*doc_pred)(const srec *rec, const void *ctx);
-PAIRTOK_HIDDEN size_t doc_remove_where(sdoc *doc, doc_pred drop, const void *ctx);
+PT_HIDDEN size_t doc_remove_where(sdoc *doc, doc_pred drop, const void *ctx);
 
 /* Predicates for doc_remove_where: the principal is the string at ctx;
  * expired at *(const uint64_t *)ctx; marked REC_GONE (ctx unused). */
-PAIRTOK_HIDDEN bool rec_has_principal(const srec *rec, const void *principal);
-PAIRTOK_HIDDEN bool rec_is_expired(const srec *rec, const void *now);
-PAIRTOK_HIDDEN bool rec_is_gone(const srec *rec, const void *unused);
+PT_HIDDEN bool rec_has_principal(const srec *rec, const void *principal);
+PT_HIDDEN bool rec_is_expired(const srec *rec, const void *now);
+PT_HIDDEN bool rec_is_gone(const srec *rec, const void *unused);
 
 #endif /* PAIRTOK_DOC_H */

@@ -13,7 +13,7 @@ const char *pairtok_strerror(pairtok_status status)
     case PAIRTOK_EINVAL:
         return "invalid argument";
     case PAIRTOK_EDENIED:
-        return PAIRTOK_DENIED_MESSAGE;
+        return PT_DENIED_MESSAGE;
     case PAIRTOK_ENOTFOUND:
         return "no matching token";
     case PAIRTOK_EAMBIGUOUS:
@@ -40,8 +40,7 @@ const char *pairtok_strerror(pairtok_status status)
     return "unknown status";
 }
 
-pairtok_status pairtok_fail(pairtok_error *err, pairtok_status code, int sys_errno, const char *fmt,
-                            ...)
+pairtok_status pt_fail(pairtok_error *err, pairtok_status code, int sys_errno, const char *fmt, ...)
 {
     if (err == NULL) {
         return code;
@@ -58,7 +57,7 @@ pairtok_status pairtok_fail(pairtok_error *err, pairtok_status code, int sys_err
     return code;
 }
 
-void pairtok_error_clear(pairtok_error *err)
+void pt_error_clear(pairtok_error *err)
 {
     if (err != NULL) {
         err->code = PAIRTOK_OK;

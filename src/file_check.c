@@ -25,7 +25,7 @@ static void report_error(reporter *r, const pairtok_error *e)
 static bool label_has_control(const srec *rec)
 {
     size_t at;
-    return rec->label != NULL && pairtok_label_problem(rec->label, rec->label_len, &at) != NULL;
+    return rec->label != NULL && pt_label_problem(rec->label, rec->label_len, &at) != NULL;
 }
 
 static void check_record(reporter *r, const char *path, const srec *rec, size_t i, uint64_t now)
@@ -53,7 +53,7 @@ static void check_record(reporter *r, const char *path, const srec *rec, size_t 
                "never be redeemed and goes at the first prune after it expires",
                path, line, col, i);
     }
-    if (pairtok_principal_is_reserved(rec->principal, rec->principal_len)) {
+    if (pt_principal_is_reserved(rec->principal, rec->principal_len)) {
         report(r, PAIRTOK_EPARSE,
                "%s:%u:%u: pair_token[%zu]: principal 'anonymous' cannot be paired; the token "
                "can never be redeemed",
@@ -80,7 +80,7 @@ static pairtok_status check_duplicates(reporter *r, const char *path, const sdoc
     size_t n = doc_count(doc);
     const srec **sorted = malloc((n ? n : 1) * sizeof *sorted);
     if (sorted == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         sorted[i] = doc_at(doc, i);
@@ -106,15 +106,14 @@ static pairtok_status check_content(file_backend *s, int fd, const struct stat *
     pairtok_error problem;
     if (fsafe_read_all(s->sys, fd, (size_t)st->st_size, s->path, &text, &problem) != PAIRTOK_OK) {
         report_error(r, &problem);
-        return problem.code == PAIRTOK_ENOMEM
-                   ? pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory")
-                   : PAIRTOK_OK;
+        return problem.code == PAIRTOK_ENOMEM ? pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory")
+                                              : PAIRTOK_OK;
     }
     sdoc *doc = NULL;
     pairtok_status result = PAIRTOK_OK;
     if (doc_parse(&text, s->path, &doc, &problem) != PAIRTOK_OK) {
         if (problem.code == PAIRTOK_ENOMEM) {
-            result = pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+            result = pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
         } else {
             report_error(r, &problem);
         }

@@ -77,7 +77,7 @@ pairtok_status file_doc_acquire(file_backend *f, int dirfd, doc_ref *ref, pairto
     }
     if (ref->doc == NULL) {
         file_doc_ref_free(f, ref);
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     return PAIRTOK_OK;
 }

@@ -20,24 +20,24 @@
 
 static pairtok_status io_fail(pairtok_error *err, int e, const char *what, const char *path)
 {
-    return pairtok_fail(err, PAIRTOK_EIO, e, "%s: %s: %s", path, what, strerror(e));
+    return pt_fail(err, PAIRTOK_EIO, e, "%s: %s: %s", path, what, strerror(e));
 }
 
 static pairtok_status check_dir(const struct stat *st, const char *dir, pairtok_error *err)
 {
     if (!S_ISDIR(st->st_mode)) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, ENOTDIR, "%s: not a directory", dir);
+        return pt_fail(err, PAIRTOK_EUNSAFE, ENOTDIR, "%s: not a directory", dir);
     }
     if (st->st_uid != geteuid() && st->st_uid != 0) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: directory is owned by uid %lu, not by you (uid %lu)", dir,
-                            (unsigned long)st->st_uid, (unsigned long)geteuid());
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: directory is owned by uid %lu, not by you (uid %lu)", dir,
+                       (unsigned long)st->st_uid, (unsigned long)geteuid());
     }
     if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: directory is writable by group or others (mode %03o); fix with: "
-                            "chmod go-w %s",
-                            dir, (unsigned)(st->st_mode & 07777), dir);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: directory is writable by group or others (mode %03o); fix with: "
+                       "chmod go-w %s",
+                       dir, (unsigned)(st->st_mode & 07777), dir);
     }
     return PAIRTOK_OK;
 }
@@ -45,7 +45,7 @@ static pairtok_status check_dir(const struct stat *st, const char *dir, pairtok_
 /* Create one directory of `dir` (EEXIST is fine) with mode 0700, whatever
  * the umask: a strict umask would leave it 0500, and the store could not
  * be written into it. */
-static pairtok_status make_dir(const pairtok_sys *sys, const char *partial, const char *dir,
+static pairtok_status make_dir(const pt_sys *sys, const char *partial, const char *dir,
                                pairtok_error *err)
 {
     if (sys->mkdirat(AT_FDCWD, partial, 0700) != 0) {
@@ -67,12 +67,12 @@ static pairtok_status make_dir(const pairtok_sys *sys, const char *partial, cons
 }
 
 /* mkdir -p with mode 0700 for every directory it creates. */
-static pairtok_status make_dirs(const pairtok_sys *sys, const char *dir, pairtok_error *err)
+static pairtok_status make_dirs(const pt_sys *sys, const char *dir, pairtok_error *err)
 {
     char partial[PAIRTOK_PATH_MAX];
     size_t len = strlen(dir);
     if (len >= sizeof partial) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "%s: path too long", dir);
+        return pt_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "%s: path too long", dir);
     }
     memcpy(partial, dir, len + 1);
     for (size_t i = 1; i <= len; i++) {
@@ -90,7 +90,7 @@ static pairtok_status make_dirs(const pairtok_sys *sys, const char *dir, pairtok
     return PAIRTOK_OK;
 }
 
-pairtok_status fsafe_open_dir(const pairtok_sys *sys, const char *dir, bool create, int *dirfd,
+pairtok_status fsafe_open_dir(const pt_sys *sys, const char *dir, bool create, int *dirfd,
                               pairtok_error *err)
 {
     *dirfd = -1;
@@ -109,10 +109,10 @@ pairtok_status fsafe_open_dir(const pairtok_sys *sys, const char *dir, bool crea
             return PAIRTOK_OK;
         }
         if (e == ELOOP || e == ENOTDIR) {
-            return pairtok_fail(err, PAIRTOK_EUNSAFE, e,
-                                "%s: not a directory or a symbolic link; the store directory "
-                                "must be a real directory",
-                                dir);
+            return pt_fail(err, PAIRTOK_EUNSAFE, e,
+                           "%s: not a directory or a symbolic link; the store directory "
+                           "must be a real directory",
+                           dir);
         }
         return io_fail(err, e, "cannot open directory", dir);
     }
@@ -134,39 +134,39 @@ pairtok_status fsafe_open_dir(const pairtok_sys *sys, const char *dir, bool crea
 static pairtok_status check_store(const struct stat *st, const char *path, pairtok_error *err)
 {
     if (!S_ISREG(st->st_mode)) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: not a regular file; remove it or point pairtok elsewhere", path);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: not a regular file; remove it or point pairtok elsewhere", path);
     }
     if (st->st_uid != geteuid()) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: owned by uid %lu, not by you (uid %lu); fix with: chown %lu %s",
-                            path, (unsigned long)st->st_uid, (unsigned long)geteuid(),
-                            (unsigned long)geteuid(), path);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: owned by uid %lu, not by you (uid %lu); fix with: chown %lu %s", path,
+                       (unsigned long)st->st_uid, (unsigned long)geteuid(),
+                       (unsigned long)geteuid(), path);
     }
     if ((st->st_mode & 077) != 0) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: permissions %03o are too open (group or others have access); "
-                            "fix with: chmod 600 %s",
-                            path, (unsigned)(st->st_mode & 07777), path);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: permissions %03o are too open (group or others have access); "
+                       "fix with: chmod 600 %s",
+                       path, (unsigned)(st->st_mode & 07777), path);
     }
     /* 0 links: a writer renamed a new version over the file after we
      * opened it.  What we hold is still one complete version (readers take
      * no lock), so that is not a reason to refuse it. */
     if (st->st_nlink > 1) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: has %lu hard links; a store must have exactly one", path,
-                            (unsigned long)st->st_nlink);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: has %lu hard links; a store must have exactly one", path,
+                       (unsigned long)st->st_nlink);
     }
     if (st->st_size < 0 || (unsigned long long)st->st_size > PAIRTOK_FILE_MAX) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, EFBIG,
-                            "%s: %lld bytes is over the 64 MiB limit of a store file", path,
-                            (long long)st->st_size);
+        return pt_fail(err, PAIRTOK_EUNSAFE, EFBIG,
+                       "%s: %lld bytes is over the 64 MiB limit of a store file", path,
+                       (long long)st->st_size);
     }
     return PAIRTOK_OK;
 }
 
-pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd, const char *base,
-                                const char *path, int *fd, struct stat *st, pairtok_error *err)
+pairtok_status fsafe_open_store(const pt_sys *sys, int dirfd, const char *base, const char *path,
+                                int *fd, struct stat *st, pairtok_error *err)
 {
     *fd = -1;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
@@ -177,8 +177,8 @@ pairtok_status fsafe_open_store(const pairtok_sys *sys, int dirfd, const char *b
             return PAIRTOK_OK;
         }
         if (e == ELOOP) {
-            return pairtok_fail(err, PAIRTOK_EUNSAFE, e,
-                                "%s: is a symbolic link; a store must be a regular file", path);
+            return pt_fail(err, PAIRTOK_EUNSAFE, e,
+                           "%s: is a symbolic link; a store must be a regular file", path);
         }
         return io_fail(err, e, "cannot open", path);
     }
@@ -202,7 +202,7 @@ void fsafe_text_free(fsafe_text *text)
     *text = (fsafe_text){0};
 }
 
-pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size, const char *path,
+pairtok_status fsafe_read_all(const pt_sys *sys, int fd, size_t size, const char *path,
                               fsafe_text *out, pairtok_error *err)
 {
     *out = (fsafe_text){0};
@@ -211,7 +211,7 @@ pairtok_status fsafe_read_all(const pairtok_sys *sys, int fd, size_t size, const
     }
     fsafe_text text = {0};
     if (!pages_alloc(&text.mem, size)) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory reading the store", path);
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory reading the store", path);
     }
     text.data = text.mem.data;
     while (text.len < size) {
@@ -253,30 +253,30 @@ static pairtok_status check_lock_file(const struct stat *st, const char *lock_pa
                                       pairtok_error *err)
 {
     if (!S_ISREG(st->st_mode)) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: lock file is not a regular file; replace it with an empty "
-                            "file of mode 0600 while no pairtok process runs",
-                            lock_path);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: lock file is not a regular file; replace it with an empty "
+                       "file of mode 0600 while no pairtok process runs",
+                       lock_path);
     }
     if (st->st_uid != geteuid()) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: lock file is owned by uid %lu, not by you (uid %lu)", lock_path,
-                            (unsigned long)st->st_uid, (unsigned long)geteuid());
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: lock file is owned by uid %lu, not by you (uid %lu)", lock_path,
+                       (unsigned long)st->st_uid, (unsigned long)geteuid());
     }
     if (st->st_nlink != 1) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: lock file has %lu hard links; it must have exactly one", lock_path,
-                            (unsigned long)st->st_nlink);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: lock file has %lu hard links; it must have exactly one", lock_path,
+                       (unsigned long)st->st_nlink);
     }
     if ((st->st_mode & 077) != 0) {
-        return pairtok_fail(err, PAIRTOK_EUNSAFE, 0,
-                            "%s: lock file permissions %03o are too open; fix with: chmod 600 %s",
-                            lock_path, (unsigned)(st->st_mode & 07777), lock_path);
+        return pt_fail(err, PAIRTOK_EUNSAFE, 0,
+                       "%s: lock file permissions %03o are too open; fix with: chmod 600 %s",
+                       lock_path, (unsigned)(st->st_mode & 07777), lock_path);
     }
     return PAIRTOK_OK;
 }
 
-pairtok_status fsafe_open_lock_file(const pairtok_sys *sys, int dirfd, const char *lock_name,
+pairtok_status fsafe_open_lock_file(const pt_sys *sys, int dirfd, const char *lock_name,
                                     const char *lock_path, bool create, int *lockfd,
                                     struct stat *st, pairtok_error *err)
 {
@@ -289,10 +289,10 @@ pairtok_status fsafe_open_lock_file(const pairtok_sys *sys, int dirfd, const cha
             return PAIRTOK_OK;
         }
         if (e == ELOOP) {
-            return pairtok_fail(err, PAIRTOK_EUNSAFE, e,
-                                "%s: lock file is a symbolic link; replace it with an empty file "
-                                "of mode 0600 while no pairtok process runs",
-                                lock_path);
+            return pt_fail(err, PAIRTOK_EUNSAFE, e,
+                           "%s: lock file is a symbolic link; replace it with an empty file "
+                           "of mode 0600 while no pairtok process runs",
+                           lock_path);
         }
         return io_fail(err, e, "cannot open lock file", lock_path);
     }
@@ -320,7 +320,7 @@ pairtok_status fsafe_open_lock_file(const pairtok_sys *sys, int dirfd, const cha
  * If the lock file was replaced while we waited, another process may hold
  * a lock on the new one, and ours protects nothing.  1 = yes, 0 = no
  * (retry), -1 = error. */
-static int still_named(const pairtok_sys *sys, int dirfd, const char *lock_name,
+static int still_named(const pt_sys *sys, int dirfd, const char *lock_name,
                        const struct stat *locked)
 {
     struct stat now;
@@ -332,16 +332,16 @@ static int still_named(const pairtok_sys *sys, int dirfd, const char *lock_name,
 
 static pairtok_status busy(pairtok_error *err, const char *lock_path, uint32_t timeout_ms)
 {
-    return pairtok_fail(err, PAIRTOK_EBUSY, EWOULDBLOCK,
-                        "%s: store is busy: another process held the lock for more than %lu ms; "
-                        "try again later",
-                        lock_path, (unsigned long)timeout_ms);
+    return pt_fail(err, PAIRTOK_EBUSY, EWOULDBLOCK,
+                   "%s: store is busy: another process held the lock for more than %lu ms; "
+                   "try again later",
+                   lock_path, (unsigned long)timeout_ms);
 }
 
 /* One attempt: open, check and flock the lock file, then make sure the
  * name still leads to it.  *retry is set when the caller should try again
  * (lock busy, or the file was replaced under us). */
-static pairtok_status try_lock(const pairtok_sys *sys, int dirfd, const char *lock_name,
+static pairtok_status try_lock(const pt_sys *sys, int dirfd, const char *lock_name,
                                const char *lock_path, int *lockfd, bool *retry, pairtok_error *err)
 {
     struct stat st;
@@ -372,7 +372,7 @@ static pairtok_status try_lock(const pairtok_sys *sys, int dirfd, const char *lo
     return PAIRTOK_OK;
 }
 
-pairtok_status fsafe_lock(const pairtok_sys *sys, int dirfd, const char *lock_name,
+pairtok_status fsafe_lock(const pt_sys *sys, int dirfd, const char *lock_name,
                           const char *lock_path, uint32_t timeout_ms, int *lockfd,
                           pairtok_error *err)
 {
@@ -398,7 +398,7 @@ pairtok_status fsafe_lock(const pairtok_sys *sys, int dirfd, const char *lock_na
     }
 }
 
-void fsafe_unlock(const pairtok_sys *sys, int lockfd)
+void fsafe_unlock(const pt_sys *sys, int lockfd)
 {
     if (lockfd >= 0) {
         int saved = errno;
@@ -416,7 +416,7 @@ static bool is_temp_of(const char *name, const char *base)
            strncmp(name + 1 + blen, TEMP_INFIX, sizeof TEMP_INFIX - 1) == 0;
 }
 
-size_t fsafe_stale_temps(const pairtok_sys *sys, int dirfd, const char *base, bool remove)
+size_t fsafe_stale_temps(const pt_sys *sys, int dirfd, const char *base, bool remove)
 {
     int fd = sys->openat(dirfd, ".", O_RDONLY | O_DIRECTORY | OPEN_FLAGS, 0);
     if (fd < 0) {
@@ -476,9 +476,8 @@ static void temp_name(const char *base, char *out, size_t out_size)
 }
 
 /* Everything from the temp file's creation to its checked close. */
-static pairtok_status write_temp(const pairtok_sys *sys, int dirfd, const char *tmp,
-                                 const char *path, fsafe_produce_fn produce, void *ctx, int *keep,
-                                 pairtok_error *err)
+static pairtok_status write_temp(const pt_sys *sys, int dirfd, const char *tmp, const char *path,
+                                 fsafe_produce_fn produce, void *ctx, int *keep, pairtok_error *err)
 {
     int fd = sys->openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | OPEN_FLAGS, 0600);
     if (fd < 0) {
@@ -489,14 +488,13 @@ static pairtok_status write_temp(const pairtok_sys *sys, int dirfd, const char *
     if (sys->fchmod(fd, 0600) != 0) {
         status = io_fail(err, errno, "fchmod of temp file failed", path);
     } else if (produce(&out, ctx) != 0) {
-        status = out.too_big
-                     ? pairtok_fail(err, PAIRTOK_ELIMIT, EFBIG,
-                                    "%s: the store would grow past the 64 MiB limit of a store "
-                                    "file; nothing was changed (revoke or prune tokens first)",
-                                    path)
+        status = out.too_big ? pt_fail(err, PAIRTOK_ELIMIT, EFBIG,
+                                       "%s: the store would grow past the 64 MiB limit of a store "
+                                       "file; nothing was changed (revoke or prune tokens first)",
+                                       path)
                  : out.saved_errno != 0
                      ? io_fail(err, out.saved_errno, "write failed", path)
-                     : pairtok_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory writing", path);
+                     : pt_fail(err, PAIRTOK_ENOMEM, 0, "%s: out of memory writing", path);
     } else if (sys->fsync(fd) != 0) {
         status = io_fail(err, errno, "fsync failed", path);
     }
@@ -510,12 +508,12 @@ static pairtok_status write_temp(const pairtok_sys *sys, int dirfd, const char *
     return status;
 }
 
-pairtok_status fsafe_replace(const pairtok_sys *sys, int dirfd, const char *base, const char *path,
+pairtok_status fsafe_replace(const pt_sys *sys, int dirfd, const char *base, const char *path,
                              fsafe_produce_fn produce, void *ctx, int *keep, pairtok_error *err)
 {
     char tmp[NAME_MAX + 1];
     if (strlen(base) + sizeof TEMP_INFIX + 18 > sizeof tmp) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "%s: file name too long", path);
+        return pt_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "%s: file name too long", path);
     }
     temp_name(base, tmp, sizeof tmp);
     int kept = -1;

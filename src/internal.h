@@ -13,37 +13,36 @@
 #include "pairtok.h"
 
 #if defined(__GNUC__) || defined(__clang__)
-#define PAIRTOK_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define PAIRTOK_HIDDEN __attribute__((visibility("hidden")))
+#define PT_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define PT_HIDDEN __attribute__((visibility("hidden")))
 #else
-#define PAIRTOK_PRINTF(fmt, args)
-#define PAIRTOK_HIDDEN
+#define PT_PRINTF(fmt, args)
+#define PT_HIDDEN
 #endif
 
 /* error.c: fill `err` (may be NULL) and return `code`. */
-PAIRTOK_HIDDEN pairtok_status pairtok_fail(pairtok_error *err, pairtok_status code, int sys_errno,
-                                           const char *fmt, ...) PAIRTOK_PRINTF(4, 5);
+PT_HIDDEN pairtok_status pt_fail(pairtok_error *err, pairtok_status code, int sys_errno,
+                                 const char *fmt, ...) PT_PRINTF(4, 5);
 /* Reset `err` to success (code OK, errno 0, empty message). */
-PAIRTOK_HIDDEN void pairtok_error_clear(pairtok_error *err);
+PT_HIDDEN void pt_error_clear(pairtok_error *err);
 /* The message every refused redeem gets, whatever the reason. */
-#define PAIRTOK_DENIED_MESSAGE "pair token invalid or expired"
+#define PT_DENIED_MESSAGE "pair token invalid or expired"
 
 /* record.c: validation of fields, shared by issue, save and load.  Each
  * returns NULL when valid, else a static description of the problem. */
-PAIRTOK_HIDDEN const char *pairtok_hash_problem(const char *hash, size_t len);
-PAIRTOK_HIDDEN const char *pairtok_principal_problem(const char *principal, size_t len);
+PT_HIDDEN const char *pt_hash_problem(const char *hash, size_t len);
+PT_HIDDEN const char *pt_principal_problem(const char *principal, size_t len);
 /* True for `anonymous`, the one well-formed principal that is never paired. */
-PAIRTOK_HIDDEN bool pairtok_principal_is_reserved(const char *principal, size_t len);
+PT_HIDDEN bool pt_principal_is_reserved(const char *principal, size_t len);
 /* Label rules for labels this library writes: UTF-8, <= 4096 bytes, no
  * control characters.  `at` receives the byte offset of the problem. */
-PAIRTOK_HIDDEN const char *pairtok_label_problem(const char *label, size_t len, size_t *at);
-PAIRTOK_HIDDEN bool pairtok_is_token_char(unsigned char c);
+PT_HIDDEN const char *pt_label_problem(const char *label, size_t len, size_t *at);
+PT_HIDDEN bool pt_is_token_char(unsigned char c);
 /* token.c: the raw SHA-256 of `len` bytes of token, as the store keeps it. */
-PAIRTOK_HIDDEN void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32]);
+PT_HIDDEN void pt_hash_token_raw(const char *token, size_t len, unsigned char out[32]);
 /* record.c: make room for `capacity` items (PAIRTOK_OK or PAIRTOK_ENOMEM,
  * the list unchanged then). */
-PAIRTOK_HIDDEN pairtok_status pairtok_record_list_reserve(pairtok_record_list *list,
-                                                          size_t capacity);
+PT_HIDDEN pairtok_status pt_record_list_reserve(pairtok_record_list *list, size_t capacity);
 /* save.c: release what a list remembers of its load.  NULL is a no-op. */
-PAIRTOK_HIDDEN void list_origin_free(struct pairtok_list_origin *origin);
+PT_HIDDEN void list_origin_free(struct pairtok_list_origin *origin);
 #endif /* PAIRTOK_INTERNAL_H */

@@ -28,11 +28,11 @@ typedef struct pages {
 } pages;
 
 /* At least `size` bytes (size > 0), zeroed; false when out of memory. */
-PAIRTOK_HIDDEN bool pages_alloc(pages *p, size_t size);
+PT_HIDDEN bool pages_alloc(pages *p, size_t size);
 /* Grow to at least `size` bytes keeping the contents (the address may
  * change); false when out of memory, with `p` unchanged. */
-PAIRTOK_HIDDEN bool pages_grow(pages *p, size_t size);
+PT_HIDDEN bool pages_grow(pages *p, size_t size);
 /* Give the pages back; `p` is left empty.  Idempotent. */
-PAIRTOK_HIDDEN void pages_free(pages *p);
+PT_HIDDEN void pages_free(pages *p);
 
 #endif /* PAIRTOK_PAGES_H */

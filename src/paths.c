@@ -13,14 +13,14 @@ pairtok_status pairtok_path_for(const char *astrid_home, char *out, size_t out_s
         out[0] = '\0';
     }
     if (astrid_home[0] == '\0') {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "astrid home: must not be empty");
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "astrid home: must not be empty");
     }
     int n = snprintf(out, out_size, "%s/etc/pair-tokens.toml", astrid_home);
     if (n < 0 || (size_t)n >= out_size) {
         if (out_size > 0) {
             out[0] = '\0';
         }
-        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "astrid home: path too long");
+        return pt_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "astrid home: path too long");
     }
     return PAIRTOK_OK;
 }
@@ -36,8 +36,8 @@ pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *e
         if (out_size > 0) {
             out[0] = '\0';
         }
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0,
-                            "neither ASTRID_HOME nor HOME is set; give the store path");
+        return pt_fail(err, PAIRTOK_EINVAL, 0,
+                       "neither ASTRID_HOME nor HOME is set; give the store path");
     }
     char astrid[PAIRTOK_PATH_MAX];
     int n = snprintf(astrid, sizeof astrid, "%s/.astrid", home);
@@ -45,7 +45,7 @@ pairtok_status pairtok_default_path(char *out, size_t out_size, pairtok_error *e
         if (out_size > 0) {
             out[0] = '\0';
         }
-        return pairtok_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "HOME: path too long");
+        return pt_fail(err, PAIRTOK_EINVAL, ENAMETOOLONG, "HOME: path too long");
     }
     return pairtok_path_for(astrid, out, out_size, err);
 }

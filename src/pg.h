@@ -80,7 +80,7 @@ typedef enum pg_stmt {
 } pg_stmt;
 
 /* pg_sql.c: the text of a prepared statement. */
-PAIRTOK_HIDDEN const char *pg_sql(pg_stmt stmt);
+PT_HIDDEN const char *pg_sql(pg_stmt stmt);
 /* Columns every statement that returns records selects, in this order. */
 enum { PG_COL_HASH, PG_COL_PRINCIPAL, PG_COL_LABEL, PG_COL_ISSUED, PG_COL_EXPIRES };
 
@@ -150,12 +150,12 @@ typedef struct pg_backend {
 /* Check `uri` with libpq's own parser and write its display form (any
  * password replaced by "****") into `display`.  PAIRTOK_EINVAL with
  * libpq's reason, password scrubbed, when it does not parse. */
-PAIRTOK_HIDDEN pairtok_status pg_uri_check(const char *uri, char *display, size_t display_size,
-                                           pairtok_error *err);
+PT_HIDDEN pairtok_status pg_uri_check(const char *uri, char *display, size_t display_size,
+                                      pairtok_error *err);
 /* Replace, in place, every copy of `uri` in `msg` by its display form
  * and every copy of a password the URI holds (as written, or decoded)
  * by "****"; then make `msg` one line of printable text. */
-PAIRTOK_HIDDEN void pg_scrub(const char *uri, const char *display, char *msg, size_t msg_size);
+PT_HIDDEN void pg_scrub(const char *uri, const char *display, char *msg, size_t msg_size);
 
 /* ---------------------------------------------------------------------- */
 /* pg_conn.c                                                              */
@@ -164,18 +164,17 @@ PAIRTOK_HIDDEN void pg_scrub(const char *uri, const char *display, char *msg, si
 /* Make sure there is a live connection, set up and in pipeline mode:
  * reconnects after a loss (prepared statements are prepared again as they
  * are used).  Reads the server's limits and the schema version. */
-PAIRTOK_HIDDEN pairtok_status pg_connect(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_connect(pg_backend *pg, pairtok_error *err);
 /* Close the connection; the next pg_connect makes a new one. */
-PAIRTOK_HIDDEN void pg_disconnect(pg_backend *pg);
+PT_HIDDEN void pg_disconnect(pg_backend *pg);
 
 /* Queue a prepared statement (preparing it first on this connection if
  * needed) with text parameters (NULL is SQL NULL; bytea as \x hex). */
-PAIRTOK_HIDDEN pairtok_status pg_queue(pg_backend *pg, pg_stmt stmt, const char *const *params,
-                                       int nparams, pg_item item, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_queue(pg_backend *pg, pg_stmt stmt, const char *const *params,
+                                  int nparams, pg_item item, pairtok_error *err);
 /* Queue a statement that is not prepared (BEGIN, COMMIT, DDL, setup). */
-PAIRTOK_HIDDEN pairtok_status pg_queue_sql(pg_backend *pg, const char *sql,
-                                           const char *const *params, int nparams, pg_item item,
-                                           pairtok_error *err);
+PT_HIDDEN pairtok_status pg_queue_sql(pg_backend *pg, const char *sql, const char *const *params,
+                                      int nparams, pg_item item, pairtok_error *err);
 /* How a batch of queued statements ends. */
 typedef enum pg_flush_how {
     PG_FLUSH_KEEP,  /* a flush request: an implicit transaction stays open */
@@ -189,80 +188,77 @@ typedef enum pg_flush_how {
  * first failing statement's error is returned (the server skips what
  * follows it until the next Sync); the connection is closed if it was
  * lost.  pg_flush ends the batch with a Sync. */
-PAIRTOK_HIDDEN pairtok_status pg_flush(pg_backend *pg, pairtok_error *err);
-PAIRTOK_HIDDEN pairtok_status pg_flush_keep(pg_backend *pg, pairtok_error *err);
-PAIRTOK_HIDDEN pairtok_status pg_flush_commit(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_flush(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_flush_keep(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_flush_commit(pg_backend *pg, pairtok_error *err);
 /* Send a Sync without waiting: the results are read and dropped by the
  * next pg_flush or pg_connect (end's ROLLBACK). */
-PAIRTOK_HIDDEN void pg_flush_later(pg_backend *pg);
+PT_HIDDEN void pg_flush_later(pg_backend *pg);
 /* Drop every queued statement without sending a Sync (after a local
  * failure while queueing; the connection is then closed). */
-PAIRTOK_HIDDEN void pg_queue_abandon(pg_backend *pg);
+PT_HIDDEN void pg_queue_abandon(pg_backend *pg);
 
 /* A failure whose message starts with the backend's display location. */
-PAIRTOK_HIDDEN pairtok_status pg_fail(const pg_backend *pg, pairtok_error *err, pairtok_status code,
-                                      const char *fmt, ...) PAIRTOK_PRINTF(4, 5);
+PT_HIDDEN pairtok_status pg_fail(const pg_backend *pg, pairtok_error *err, pairtok_status code,
+                                 const char *fmt, ...) PT_PRINTF(4, 5);
 
 /* ---------------------------------------------------------------------- */
 /* pg_schema.c                                                            */
 /* ---------------------------------------------------------------------- */
 
 /* Read the schema version into pg->schema (0: no schema). */
-PAIRTOK_HIDDEN pairtok_status pg_schema_read(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_schema_read(pg_backend *pg, pairtok_error *err);
 /* Refuse a schema newer than this library, or older without `create`;
  * with `create`, make a missing schema or upgrade an old one (under an
  * advisory lock, in one transaction).  *exists tells whether the tables
  * are there afterwards. */
-PAIRTOK_HIDDEN pairtok_status pg_schema_ensure(pg_backend *pg, bool create, bool *exists,
-                                               pairtok_error *err);
+PT_HIDDEN pairtok_status pg_schema_ensure(pg_backend *pg, bool create, bool *exists,
+                                          pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* pg_txn.c                                                               */
 /* ---------------------------------------------------------------------- */
 
-PAIRTOK_HIDDEN pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode,
-                                           const char *lock_principal, uint64_t now, bool *exists,
-                                           pairtok_error *err);
-PAIRTOK_HIDDEN pairtok_status pg_txn_commit(pg_backend *pg, pairtok_error *err);
-PAIRTOK_HIDDEN void pg_txn_end(pg_backend *pg);
-PAIRTOK_HIDDEN void pg_txn_clear(pg_txn *tx);
+PT_HIDDEN pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode, const char *lock_principal,
+                                      uint64_t now, bool *exists, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_txn_commit(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN void pg_txn_end(pg_backend *pg);
+PT_HIDDEN void pg_txn_clear(pg_txn *tx);
 /* Open the transaction if it is not (an issue's locks and prefetch go
  * with it; `prune`: the prefetch prunes too).  Every verb calls it before
  * queueing its statements. */
-PAIRTOK_HIDDEN pairtok_status pg_txn_start(pg_backend *pg, bool prune, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_txn_start(pg_backend *pg, bool prune, pairtok_error *err);
 /* Send what is queued, keeping the transaction open; on failure the
  * transaction is marked failed. */
-PAIRTOK_HIDDEN pairtok_status pg_txn_flush(pg_backend *pg, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_txn_flush(pg_backend *pg, pairtok_error *err);
 /* One statement in the transaction; *res is its result (clear it). */
-PAIRTOK_HIDDEN pairtok_status pg_txn_run(pg_backend *pg, pg_stmt stmt, const char *const *params,
-                                         int n, const char *what, PGresult **res,
-                                         pairtok_error *err);
+PT_HIDDEN pairtok_status pg_txn_run(pg_backend *pg, pg_stmt stmt, const char *const *params, int n,
+                                    const char *what, PGresult **res, pairtok_error *err);
 /* The same for a statement that is atomic by itself (take, reserve,
  * settle): if it would open the transaction, it is committed at once. */
-PAIRTOK_HIDDEN pairtok_status pg_txn_single(pg_backend *pg, pg_stmt stmt, const char *const *params,
-                                            int n, const char *what, PGresult **res,
-                                            pairtok_error *err);
+PT_HIDDEN pairtok_status pg_txn_single(pg_backend *pg, pg_stmt stmt, const char *const *params,
+                                       int n, const char *what, PGresult **res, pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* pg_row.c                                                               */
 /* ---------------------------------------------------------------------- */
 
 /* A whole-number column that must be >= 0. */
-PAIRTOK_HIDDEN bool pg_get_u64(const PGresult *res, int row, int col, uint64_t *out);
+PT_HIDDEN bool pg_get_u64(const PGresult *res, int row, int col, uint64_t *out);
 /* Read one record from row `row` of `res` (columns PG_COL_*). */
-PAIRTOK_HIDDEN pairtok_status pg_record_from_row(const pg_backend *pg, const PGresult *res, int row,
-                                                 pairtok_record *out, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_record_from_row(const pg_backend *pg, const PGresult *res, int row,
+                                            pairtok_record *out, pairtok_error *err);
 /* Append every row of `res` to `list`. */
-PAIRTOK_HIDDEN pairtok_status pg_list_append(const pg_backend *pg, pairtok_record_list *list,
-                                             const PGresult *res, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_list_append(const pg_backend *pg, pairtok_record_list *list,
+                                        const PGresult *res, pairtok_error *err);
 
 /* ---------------------------------------------------------------------- */
 /* The verbs that have files of their own                                 */
 /* ---------------------------------------------------------------------- */
 
-PAIRTOK_HIDDEN pairtok_status pg_save(backend *b, const backend_save *plan, pairtok_error *err);
-PAIRTOK_HIDDEN pairtok_status pg_check(backend *b, uint64_t now, backend_reporter *r,
-                                       pairtok_error *err);
-PAIRTOK_HIDDEN pairtok_status pg_init(backend *b, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_save(backend *b, const backend_save *plan, pairtok_error *err);
+PT_HIDDEN pairtok_status pg_check(backend *b, uint64_t now, backend_reporter *r,
+                                  pairtok_error *err);
+PT_HIDDEN pairtok_status pg_init(backend *b, pairtok_error *err);
 
 #endif /* PAIRTOK_PG_H */

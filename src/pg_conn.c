@@ -53,7 +53,7 @@ pairtok_status pg_fail(const pg_backend *pg, pairtok_error *err, pairtok_status 
     va_start(args, fmt);
     vsnprintf(msg, sizeof msg, fmt, args);
     va_end(args);
-    return pairtok_fail(err, code, 0, "%.300s: %s", pg->base.display, msg);
+    return pt_fail(err, code, 0, "%.300s: %s", pg->base.display, msg);
 }
 
 static void drop_notice(void *ctx, const char *message)

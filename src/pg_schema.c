@@ -90,7 +90,7 @@ pairtok_status pg_schema_read(pg_backend *pg, pairtok_error *err)
         st = pg_flush(pg, err);
     }
     if (st != PAIRTOK_OK && pg->conn != NULL && strcmp(pg->failed_sqlstate, "42P01") == 0) {
-        pairtok_error_clear(err); /* no schema: not a failure */
+        pt_error_clear(err); /* no schema: not a failure */
         st = PAIRTOK_OK;
     } else if (st == PAIRTOK_OK && (!pg_get_u64(res, 0, 0, &v) || v > 1000000)) {
         st = pg_fail(pg, err, PAIRTOK_EIO, "reading the schema version: unexpected answer");
@@ -124,7 +124,7 @@ static pairtok_status creation_failed(pg_backend *pg, pairtok_status st, pairtok
     if (advice != NULL && err != NULL) {
         char cause[PAIRTOK_MESSAGE_MAX];
         snprintf(cause, sizeof cause, "%s", err->message);
-        pairtok_fail(err, st, 0, "%.600s; %s", cause, advice);
+        pt_fail(err, st, 0, "%.600s; %s", cause, advice);
     }
     return st;
 }

@@ -219,12 +219,12 @@ pairtok_status pg_uri_check(const char *uri, char *display, size_t display_size,
     span spans[MAX_SPANS];
     size_t n = password_spans(uri, spans, MAX_SPANS);
     if (n > MAX_SPANS) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "PostgreSQL URI: more than %d passwords",
-                            MAX_SPANS - 1);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "PostgreSQL URI: more than %d passwords",
+                       MAX_SPANS - 1);
     }
     if (!mask(uri, spans, n, display, display_size)) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "PostgreSQL URI: longer than %zu bytes",
-                            display_size - 1);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "PostgreSQL URI: longer than %zu bytes",
+                       display_size - 1);
     }
     char *reason = NULL;
     PQconninfoOption *opts = PQconninfoParse(uri, &reason);
@@ -235,7 +235,7 @@ pairtok_status pg_uri_check(const char *uri, char *display, size_t display_size,
         snprintf(msg, sizeof msg, "%s", reason != NULL ? reason : "out of memory");
         PQfreemem(reason);
         pg_scrub(uri, display, msg, sizeof msg);
-        return pairtok_fail(err, code, 0, "%.300s: not a valid PostgreSQL URI: %s", display, msg);
+        return pt_fail(err, code, 0, "%.300s: not a valid PostgreSQL URI: %s", display, msg);
     }
     PQconninfoFree(opts);
     return PAIRTOK_OK;

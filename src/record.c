@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-const char *pairtok_hash_problem(const char *hash, size_t len)
+const char *pt_hash_problem(const char *hash, size_t len)
 {
     if (len != PAIRTOK_HASH_LEN) {
         return "must be 64 lowercase hex digits (sha256 of the token)";
@@ -22,20 +22,20 @@ const char *pairtok_hash_problem(const char *hash, size_t len)
     return bad ? "must be 64 lowercase hex digits (sha256 of the token)" : NULL;
 }
 
-const char *pairtok_principal_problem(const char *principal, size_t len)
+const char *pt_principal_problem(const char *principal, size_t len)
 {
     if (len == 0 || len > PAIRTOK_PRINCIPAL_MAX) {
         return "must be 1 to 64 characters of [A-Za-z0-9_-]";
     }
     for (size_t i = 0; i < len; i++) {
-        if (!pairtok_is_token_char((unsigned char)principal[i])) {
+        if (!pt_is_token_char((unsigned char)principal[i])) {
             return "must be 1 to 64 characters of [A-Za-z0-9_-]";
         }
     }
     return NULL;
 }
 
-bool pairtok_principal_is_reserved(const char *principal, size_t len)
+bool pt_principal_is_reserved(const char *principal, size_t len)
 {
     return len == sizeof "anonymous" - 1 && memcmp(principal, "anonymous", len) == 0;
 }
@@ -43,8 +43,8 @@ bool pairtok_principal_is_reserved(const char *principal, size_t len)
 bool pairtok_principal_is_valid(const char *principal)
 {
     size_t len = strnlen(principal, PAIRTOK_PRINCIPAL_MAX + 1);
-    return pairtok_principal_problem(principal, len) == NULL &&
-           !pairtok_principal_is_reserved(principal, len);
+    return pt_principal_problem(principal, len) == NULL &&
+           !pt_principal_is_reserved(principal, len);
 }
 
 /* Length of the UTF-8 sequence at s[0..avail), 0 if it is not valid
@@ -82,7 +82,7 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail, uint32_t *cp)
     return len;
 }
 
-const char *pairtok_label_problem(const char *label, size_t len, size_t *at)
+const char *pt_label_problem(const char *label, size_t len, size_t *at)
 {
     *at = 0;
     if (len > PAIRTOK_LABEL_MAX) {
@@ -128,7 +128,7 @@ void pairtok_record_list_free(pairtok_record_list *list)
     memset(list, 0, sizeof *list);
 }
 
-pairtok_status pairtok_record_list_reserve(pairtok_record_list *list, size_t capacity)
+pairtok_status pt_record_list_reserve(pairtok_record_list *list, size_t capacity)
 {
     if (capacity <= list->capacity) {
         return PAIRTOK_OK;
@@ -148,16 +148,16 @@ pairtok_status pairtok_record_list_reserve(pairtok_record_list *list, size_t cap
 pairtok_status pairtok_record_list_append(pairtok_record_list *list, const pairtok_record *record,
                                           pairtok_error *err)
 {
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     if (list->count == list->capacity &&
-        pairtok_record_list_reserve(list, list->capacity ? list->capacity * 2 : 16) != PAIRTOK_OK) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        pt_record_list_reserve(list, list->capacity ? list->capacity * 2 : 16) != PAIRTOK_OK) {
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     pairtok_record *slot = &list->items[list->count];
     *slot = *record;
     slot->label = NULL;
     if (record->label != NULL && (slot->label = strdup(record->label)) == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     list->count++;
     return PAIRTOK_OK;

@@ -74,7 +74,7 @@ pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err)
 {
     struct pairtok_list_origin *o = NULL;
     if (list->count > 0 && (o = origin_of(list)) == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     list_origin_free(list->origin);
     list->origin = o;
@@ -93,7 +93,7 @@ static bool origin_has(const struct pairtok_list_origin *o, const unsigned char 
 
 static pairtok_status check_record(const pairtok_record *r, size_t i, pairtok_error *err)
 {
-    const char *problem = pairtok_hash_problem(r->token_hash, strnlen(r->token_hash, 65));
+    const char *problem = pt_hash_problem(r->token_hash, strnlen(r->token_hash, 65));
     if (problem == NULL) {
         problem = pairtok_principal_is_valid(r->principal)
                       ? NULL
@@ -101,13 +101,13 @@ static pairtok_status check_record(const pairtok_record *r, size_t i, pairtok_er
     }
     size_t at;
     if (problem == NULL && r->label != NULL) {
-        problem = pairtok_label_problem(r->label, strnlen(r->label, PAIRTOK_LABEL_MAX + 1), &at);
+        problem = pt_label_problem(r->label, strnlen(r->label, PAIRTOK_LABEL_MAX + 1), &at);
     }
     if (problem == NULL && (r->expires_at_epoch > INT64_MAX || r->issued_at_epoch > INT64_MAX)) {
         problem = "epoch out of range";
     }
     if (problem != NULL) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "records[%zu]: %s", i, problem);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "records[%zu]: %s", i, problem);
     }
     return PAIRTOK_OK;
 }
@@ -136,9 +136,9 @@ static pairtok_status order_list(const pairtok_record_list *list, uint32_t *orde
         uint32_t a = order[i - 1], b = order[i];
         const char *hash = list->items[a].token_hash;
         if (memcmp(hash, list->items[b].token_hash, PAIRTOK_HASH_LEN) == 0) {
-            return pairtok_fail(err, PAIRTOK_EINVAL, 0,
-                                "records[%lu]: token_hash %.12s... appears twice",
-                                (unsigned long)(a > b ? a : b), hash);
+            return pt_fail(err, PAIRTOK_EINVAL, 0,
+                           "records[%lu]: token_hash %.12s... appears twice",
+                           (unsigned long)(a > b ? a : b), hash);
         }
     }
     return PAIRTOK_OK;
@@ -207,7 +207,7 @@ static void job_free(save_job *job)
 static pairtok_status plan_save(const pairtok_record_list *list, save_job *job, pairtok_error *err)
 {
     if (list->count > UINT32_MAX) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "records: more than a store can hold");
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "records: more than a store can hold");
     }
     size_t n = list->count ? list->count : 1;
     size_t loaded = list->origin && list->origin->count ? list->origin->count : 1;
@@ -215,7 +215,7 @@ static pairtok_status plan_save(const pairtok_record_list *list, save_job *job, 
     job->in_base = calloc(n, sizeof *job->in_base);
     job->removed = malloc(loaded * sizeof *job->removed);
     if (job->order == NULL || job->in_base == NULL || job->removed == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     pairtok_status st = order_list(list, job->order, err);
     if (st != PAIRTOK_OK) {
@@ -224,7 +224,7 @@ static pairtok_status plan_save(const pairtok_record_list *list, save_job *job, 
     classify(list, job);
     /* Made before the commit, so that nothing can fail after it. */
     if (list->count > 0 && (job->next_origin = origin_of(list)) == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     job->plan.list = list;
     job->plan.order = job->order;
@@ -246,7 +246,7 @@ static pairtok_status save_body(pairtok_store *s, uint64_t now, bool exists, voi
 pairtok_status pairtok_store_save(pairtok_store *store, pairtok_record_list *records,
                                   pairtok_error *err)
 {
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     save_job job = {0};
     pairtok_status st = plan_save(records, &job, err);
     if (st == PAIRTOK_OK) {

@@ -40,13 +40,13 @@ pairtok_status pairtok_store_open(const char *location, const pairtok_options *o
                                   pairtok_store **out, pairtok_error *err)
 {
     *out = NULL;
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     if (sodium_init() < 0) {
-        return pairtok_fail(err, PAIRTOK_ERANDOM, 0, "libsodium failed to initialise");
+        return pt_fail(err, PAIRTOK_ERANDOM, 0, "libsodium failed to initialise");
     }
     pairtok_store *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     if (options != NULL) {
         s->opts = *options;
@@ -122,8 +122,8 @@ pairtok_status store_run_txn(pairtok_store *s, backend_mode mode, const char *lo
 static pairtok_status check_now(uint64_t now, pairtok_error *err)
 {
     if (now != BACKEND_NOW && now > (uint64_t)INT64_MAX - PAIRTOK_MAX_EXPIRY_SECS) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "now: %llu is out of range",
-                            (unsigned long long)now);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "now: %llu is out of range",
+                       (unsigned long long)now);
     }
     return PAIRTOK_OK;
 }
@@ -136,37 +136,37 @@ static pairtok_status check_label(const char *label, pairtok_error *err)
 {
     size_t at;
     size_t len = strnlen(label, PAIRTOK_LABEL_MAX + 1);
-    const char *problem = pairtok_label_problem(label, len, &at);
+    const char *problem = pt_label_problem(label, len, &at);
     if (problem == NULL) {
         return PAIRTOK_OK;
     }
     if (len > PAIRTOK_LABEL_MAX) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "label: longer than the 4096-byte limit");
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "label: longer than the 4096-byte limit");
     }
-    return pairtok_fail(err, PAIRTOK_EINVAL, 0, "label: %s (at byte %zu)", problem, at);
+    return pt_fail(err, PAIRTOK_EINVAL, 0, "label: %s (at byte %zu)", problem, at);
 }
 
 static pairtok_status check_issue_args(const char *principal, const char *label, uint32_t ttl_secs,
                                        uint64_t now, pairtok_error *err)
 {
     size_t plen = strnlen(principal, 256);
-    const char *problem = pairtok_principal_problem(principal, plen);
+    const char *problem = pt_principal_problem(principal, plen);
     if (problem != NULL) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
     }
-    if (pairtok_principal_is_reserved(principal, plen)) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0,
-                            "principal: 'anonymous' is reserved and cannot be paired");
+    if (pt_principal_is_reserved(principal, plen)) {
+        return pt_fail(err, PAIRTOK_EINVAL, 0,
+                       "principal: 'anonymous' is reserved and cannot be paired");
     }
     if (label != NULL && check_label(label, err) != PAIRTOK_OK) {
         return PAIRTOK_EINVAL;
     }
     if (ttl_secs == 0) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "ttl: must be greater than 0");
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "ttl: must be greater than 0");
     }
     if (ttl_secs > PAIRTOK_MAX_EXPIRY_SECS) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "ttl: %lus exceeds the 1-hour cap (%ds)",
-                            (unsigned long)ttl_secs, PAIRTOK_MAX_EXPIRY_SECS);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "ttl: %lus exceeds the 1-hour cap (%ds)",
+                       (unsigned long)ttl_secs, PAIRTOK_MAX_EXPIRY_SECS);
     }
     return check_now(now, err);
 }
@@ -188,10 +188,10 @@ static pairtok_status check_caps(pairtok_store *s, const char *principal, uint64
         return st;
     }
     if (mine >= s->opts.max_per_principal) {
-        return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
-                            "principal already has %zu outstanding tokens, the per-principal "
-                            "cap (%lu); revoke some or wait for them to expire",
-                            mine, (unsigned long)s->opts.max_per_principal);
+        return pt_fail(err, PAIRTOK_ELIMIT, 0,
+                       "principal already has %zu outstanding tokens, the per-principal "
+                       "cap (%lu); revoke some or wait for them to expire",
+                       mine, (unsigned long)s->opts.max_per_principal);
     }
     sel = (backend_sel){.kind = SEL_ALL, .live_only = true, .now = now};
     st = ops->count(s->backend, &sel, s->opts.max_total, &total, err);
@@ -199,10 +199,10 @@ static pairtok_status check_caps(pairtok_store *s, const char *principal, uint64
         return st;
     }
     if (total >= s->opts.max_total) {
-        return pairtok_fail(err, PAIRTOK_ELIMIT, 0,
-                            "the store holds %zu outstanding tokens, the total cap (%lu); "
-                            "revoke some or wait for them to expire",
-                            total, (unsigned long)s->opts.max_total);
+        return pt_fail(err, PAIRTOK_ELIMIT, 0,
+                       "the store holds %zu outstanding tokens, the total cap (%lu); "
+                       "revoke some or wait for them to expire",
+                       total, (unsigned long)s->opts.max_total);
     }
     return PAIRTOK_OK;
 }
@@ -249,7 +249,7 @@ static pairtok_status issue(pairtok_store *store, const char *principal, const c
     if (record_out != NULL) {
         memset(record_out, 0, sizeof *record_out);
     }
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     pairtok_status st = check_issue_args(principal, label, ttl_secs, now, err);
     if (st != PAIRTOK_OK) {
         return st;
@@ -258,12 +258,12 @@ static pairtok_status issue(pairtok_store *store, const char *principal, const c
      * stored, nothing may fail. */
     char *label_copy = NULL;
     if (record_out != NULL && label != NULL && (label_copy = strdup(label)) == NULL) {
-        return pairtok_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     char token[PAIRTOK_TOKEN_LEN + 1];
     if (pairtok_generate_token(token) != PAIRTOK_OK) {
         free(label_copy);
-        return pairtok_fail(err, PAIRTOK_ERANDOM, 0, "the system random number generator failed");
+        return pt_fail(err, PAIRTOK_ERANDOM, 0, "the system random number generator failed");
     }
     pairtok_record rec = {0};
     pairtok_hash_token(token, rec.token_hash);
@@ -308,7 +308,7 @@ pairtok_status pairtok_issue(pairtok_store *store, const char *principal, const 
 
 static pairtok_status denied(pairtok_error *err)
 {
-    return pairtok_fail(err, PAIRTOK_EDENIED, 0, PAIRTOK_DENIED_MESSAGE);
+    return pt_fail(err, PAIRTOK_EDENIED, 0, PT_DENIED_MESSAGE);
 }
 
 /* Trim surrounding whitespace, check the shape, and hash (straight from
@@ -326,10 +326,10 @@ static pairtok_status hash_presented(const char *token, unsigned char hash[BACKE
         len--;
     }
     if (!pairtok_token_is_well_formed(token + start, len - start)) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0,
-                            "token: malformed: expected 32 characters of [A-Za-z0-9_-]");
+        return pt_fail(err, PAIRTOK_EINVAL, 0,
+                       "token: malformed: expected 32 characters of [A-Za-z0-9_-]");
     }
-    pairtok_hash_token_raw(token + start, PAIRTOK_TOKEN_LEN, hash);
+    pt_hash_token_raw(token + start, PAIRTOK_TOKEN_LEN, hash);
     return PAIRTOK_OK;
 }
 
@@ -357,13 +357,13 @@ static pairtok_status release(pairtok_store *s, redeem_ctx *r, pairtok_error *er
     if (st == PAIRTOK_OK) {
         audit_emit(s, PAIRTOK_EVENT_RELEASE, r->now, &r->matched, 1);
     } else {
-        return pairtok_fail(err, PAIRTOK_EABORTED, why.sys_errno,
-                            "the bind callback failed, and releasing the token failed too "
-                            "(%.900s): it may stay reserved, and then can never be redeemed",
-                            why.message);
+        return pt_fail(err, PAIRTOK_EABORTED, why.sys_errno,
+                       "the bind callback failed, and releasing the token failed too "
+                       "(%.900s): it may stay reserved, and then can never be redeemed",
+                       why.message);
     }
-    return pairtok_fail(err, PAIRTOK_EABORTED, 0,
-                        "the bind callback failed; the token is still redeemable");
+    return pt_fail(err, PAIRTOK_EABORTED, 0,
+                   "the bind callback failed; the token is still redeemable");
 }
 
 /* After a successful bind: delete the token. */
@@ -382,10 +382,10 @@ static pairtok_status consume(pairtok_store *s, redeem_ctx *r, pairtok_error *er
         char cause[PAIRTOK_MESSAGE_MAX];
         memcpy(cause, err->message, sizeof cause);
         cause[sizeof cause - 1] = '\0';
-        pairtok_fail(err, st == BACKEND_RETRY ? PAIRTOK_EIO : st, err->sys_errno,
-                     "device bound, but deleting the token failed (%.900s); it stays reserved "
-                     "and can never be redeemed",
-                     cause);
+        pt_fail(err, st == BACKEND_RETRY ? PAIRTOK_EIO : st, err->sys_errno,
+                "device bound, but deleting the token failed (%.900s); it stays reserved "
+                "and can never be redeemed",
+                cause);
         return err->code;
     }
     return st == BACKEND_RETRY ? PAIRTOK_EIO : st;
@@ -437,7 +437,7 @@ static pairtok_status redeem(pairtok_store *store, const char *token, pairtok_bi
     if (record_out != NULL) {
         memset(record_out, 0, sizeof *record_out);
     }
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     redeem_ctx r = {.bind = bind, .bind_ctx = ctx};
     pairtok_status st = hash_presented(token, r.hash, err);
     if (st != PAIRTOK_OK) {
@@ -569,7 +569,7 @@ static pairtok_status parse_prefix(const char *id, char hex[PAIRTOK_HASH_LEN + 1
         hex[i] = c;
     }
     if (!ok) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "id: must be 8 to 64 hex digits");
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "id: must be 8 to 64 hex digits");
     }
     hex[len] = '\0';
     *len_out = len;
@@ -580,7 +580,7 @@ pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, si
                                  pairtok_error *err)
 {
     *removed = 0;
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     char hex[PAIRTOK_HASH_LEN + 1];
     size_t len = 0;
     pairtok_status st = parse_prefix(id_prefix, hex, &len, err);
@@ -590,10 +590,10 @@ pairtok_status pairtok_revoke_id(pairtok_store *store, const char *id_prefix, si
     remove_ctx r = {{.kind = SEL_ID_PREFIX, .prefix = hex, .prefix_len = len}, true, removed};
     st = store_run_txn(store, BACKEND_WRITE, NULL, BACKEND_NOW, remove_body, &r, err);
     if (st == PAIRTOK_EAMBIGUOUS) {
-        return pairtok_fail(err, st, 0, "id %s matches %zu tokens; give more of it", hex, *removed);
+        return pt_fail(err, st, 0, "id %s matches %zu tokens; give more of it", hex, *removed);
     }
     if (st == PAIRTOK_OK && *removed == 0) {
-        return pairtok_fail(err, PAIRTOK_ENOTFOUND, 0, "no token has id %s", hex);
+        return pt_fail(err, PAIRTOK_ENOTFOUND, 0, "no token has id %s", hex);
     }
     return st;
 }
@@ -602,10 +602,10 @@ pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *princi
                                         size_t *removed, pairtok_error *err)
 {
     *removed = 0;
-    pairtok_error_clear(err);
-    const char *problem = pairtok_principal_problem(principal, strnlen(principal, 256));
+    pt_error_clear(err);
+    const char *problem = pt_principal_problem(principal, strnlen(principal, 256));
     if (problem != NULL) {
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
     }
     remove_ctx r = {{.kind = SEL_PRINCIPAL, .principal = principal}, false, removed};
     return store_run_txn(store, BACKEND_WRITE, NULL, BACKEND_NOW, remove_body, &r, err);
@@ -613,7 +613,7 @@ pairtok_status pairtok_revoke_principal(pairtok_store *store, const char *princi
 
 static pairtok_status prune(pairtok_store *store, size_t *removed, uint64_t now, pairtok_error *err)
 {
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     *removed = 0;
     remove_ctx r = {{.kind = SEL_EXPIRED}, false, removed};
     return store_run_txn(store, BACKEND_WRITE, NULL, now, remove_body, &r, err);
@@ -665,7 +665,7 @@ static pairtok_status read_into(pairtok_store *s, read_ctx *r, uint64_t now, boo
                                 pairtok_error *err)
 {
     pairtok_record_list_free(r->out);
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     pairtok_status st = store_run_txn(s, BACKEND_READ, NULL, now, read_body, r, err);
     if (st == PAIRTOK_OK && sorted && r->out->count > 1) {
         qsort(r->out->items, r->out->count, sizeof r->out->items[0], by_expiry);
@@ -690,10 +690,10 @@ static pairtok_status list(pairtok_store *store, const char *principal, pairtok_
                            uint64_t now, pairtok_error *err)
 {
     const char *problem =
-        principal ? pairtok_principal_problem(principal, strnlen(principal, 256)) : NULL;
+        principal ? pt_principal_problem(principal, strnlen(principal, 256)) : NULL;
     if (problem != NULL) {
         pairtok_record_list_free(out);
-        return pairtok_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
+        return pt_fail(err, PAIRTOK_EINVAL, 0, "principal: %s", problem);
     }
     read_ctx r = {
         {.kind = principal ? SEL_PRINCIPAL : SEL_ALL, .principal = principal, .live_only = true},
@@ -733,7 +733,7 @@ void backend_report(backend_reporter *r, pairtok_status code, const char *fmt, .
 static pairtok_status check(pairtok_store *store, pairtok_problem_fn report, void *ctx,
                             size_t *problems, uint64_t now, pairtok_error *err)
 {
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     backend_reporter r = {report, ctx, 0};
     pairtok_status st = store->backend->ops->check(store->backend, now, &r, err);
     *problems = r.count;
@@ -754,6 +754,6 @@ pairtok_status pairtok_check(pairtok_store *store, pairtok_problem_fn report, vo
 
 pairtok_status pairtok_store_init(pairtok_store *store, pairtok_error *err)
 {
-    pairtok_error_clear(err);
+    pt_error_clear(err);
     return store->backend->ops->init(store->backend, err);
 }

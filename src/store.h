@@ -11,7 +11,7 @@ struct pairtok_store {
     pairtok_options opts;
 };
 
-static inline backend *pairtok_store_backend(pairtok_store *store)
+static inline backend *pt_store_backend(pairtok_store *store)
 {
     return store->backend;
 }
@@ -24,18 +24,18 @@ typedef pairtok_status (*txn_body)(pairtok_store *s, uint64_t now, bool exists, 
 
 /* begin, body, end; again (a few times, after a random pause) while the
  * body returns BACKEND_RETRY.  `now` may be BACKEND_NOW. */
-PAIRTOK_HIDDEN pairtok_status store_run_txn(pairtok_store *s, backend_mode mode,
-                                            const char *lock_principal, uint64_t now, txn_body body,
-                                            void *ctx, pairtok_error *err);
+PT_HIDDEN pairtok_status store_run_txn(pairtok_store *s, backend_mode mode,
+                                       const char *lock_principal, uint64_t now, txn_body body,
+                                       void *ctx, pairtok_error *err);
 
 /* audit.c: report `kind` to the caller's on_event, if any, after the change
  * is committed.  `rec` is the record concerned or NULL; `now` may be
  * BACKEND_NOW (then the local clock dates the event). */
-PAIRTOK_HIDDEN void audit_emit(const pairtok_store *s, pairtok_event_kind kind, uint64_t now,
-                               const pairtok_record *rec, size_t count);
+PT_HIDDEN void audit_emit(const pairtok_store *s, pairtok_event_kind kind, uint64_t now,
+                          const pairtok_record *rec, size_t count);
 
 /* save.c: remember the list's hashes as its origin (what it was filled
  * with), for a later pairtok_store_save(). */
-PAIRTOK_HIDDEN pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err);
+PT_HIDDEN pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err);
 
 #endif /* PAIRTOK_STORE_H */

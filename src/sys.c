@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* sys.c - the real system calls behind the pairtok_sys table. */
+/* sys.c - the real system calls behind the pt_sys table. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -17,7 +17,7 @@ static int real_flock(int fd, int operation)
     return flock(fd, operation);
 }
 
-const pairtok_sys pairtok_sys_default = {
+const pt_sys pt_sys_default = {
     .openat = real_openat,
     .fstat = fstat,
     .read = read,

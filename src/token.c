@@ -21,7 +21,7 @@ pairtok_status pairtok_generate_token(char out[PAIRTOK_TOKEN_LEN + 1])
     return PAIRTOK_OK;
 }
 
-void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32])
+void pt_hash_token_raw(const char *token, size_t len, unsigned char out[32])
 {
     crypto_hash_sha256(out, (const unsigned char *)token, len);
 }
@@ -29,7 +29,7 @@ void pairtok_hash_token_raw(const char *token, size_t len, unsigned char out[32]
 void pairtok_hash_token(const char *token, char out[PAIRTOK_HASH_LEN + 1])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
-    pairtok_hash_token_raw(token, strlen(token), digest);
+    pt_hash_token_raw(token, strlen(token), digest);
     sodium_bin2hex(out, PAIRTOK_HASH_LEN + 1, digest, sizeof digest);
     sodium_memzero(digest, sizeof digest);
 }
@@ -72,7 +72,7 @@ static unsigned token_char(unsigned c)
            equals(c, '_');
 }
 
-bool pairtok_is_token_char(unsigned char c)
+bool pt_is_token_char(unsigned char c)
 {
     return token_char(c) == 1;
 }

@@ -47,15 +47,14 @@ static inline src_pos pos_at(const parser *ps, const char *at)
 }
 
 /* Fill ps->err with the message and `pos`; returns -1. */
-PAIRTOK_HIDDEN int toml_fail_pos(parser *ps, src_pos pos, const char *fmt, ...)
-    PAIRTOK_PRINTF(3, 4);
+PT_HIDDEN int toml_fail_pos(parser *ps, src_pos pos, const char *fmt, ...) PT_PRINTF(3, 4);
 
 #define fail_at(ps, at, ...) toml_fail_pos((ps), pos_at((ps), (at)), __VA_ARGS__)
 
 /* Fill ps->err for an allocation failure; returns -1. */
-PAIRTOK_HIDDEN int toml_fail_oom(parser *ps);
+PT_HIDDEN int toml_fail_oom(parser *ps);
 /* "expected <expected>, found <the character at `at`>", and -1. */
-PAIRTOK_HIDDEN int toml_fail_unexpected(parser *ps, const char *at, const char *expected);
+PT_HIDDEN int toml_fail_unexpected(parser *ps, const char *at, const char *expected);
 
 static inline void note_newline(parser *ps, const char *next_line)
 {
@@ -82,12 +81,12 @@ static inline bool at_char(const parser *ps, char c)
 
 /* The rest of a line: blank space, an optional comment, then the newline
  * if one is next (*newline says whether). */
-PAIRTOK_HIDDEN int toml_scan_line_end(parser *ps, bool *newline);
+PT_HIDDEN int toml_scan_line_end(parser *ps, bool *newline);
 /* A "basic" or 'literal' string on one line (a quoted key): its unescaped
  * bytes, in the input or (when decoded) in the document's arena. */
-PAIRTOK_HIDDEN int toml_scan_line_string(parser *ps, const char **out, uint32_t *out_len);
+PT_HIDDEN int toml_scan_line_string(parser *ps, const char **out, uint32_t *out_len);
 /* A value other than an array or inline table into the node `n`, which
  * gets its kind: a string, a boolean, a number, inf, nan, a date or time. */
-PAIRTOK_HIDDEN int toml_scan_scalar(parser *ps, toml_node *n);
+PT_HIDDEN int toml_scan_scalar(parser *ps, toml_node *n);
 
 #endif /* PAIRTOK_TOML_SCAN_H */

@@ -34,7 +34,7 @@ enum {
     C_HIGH = 64       /* 0x80-0xFF, the bytes of UTF-8 sequences */
 };
 
-PAIRTOK_HIDDEN extern const uint8_t toml_char_class[256];
+PT_HIDDEN extern const uint8_t toml_char_class[256];
 
 static inline bool has_class(char c, unsigned cls)
 {
@@ -43,22 +43,21 @@ static inline bool has_class(char c, unsigned cls)
 
 /* Length of the UTF-8 sequence at p (1..4), or 0 when it is not well formed:
  * overlongs, surrogates and code points above U+10FFFF are refused. */
-PAIRTOK_HIDDEN unsigned toml_utf8_length(const char *p, const char *end);
+PT_HIDDEN unsigned toml_utf8_length(const char *p, const char *end);
 /* A key that can be written without quotes: [A-Za-z0-9_-]+. */
-PAIRTOK_HIDDEN bool toml_is_bare_key(const char *key, size_t len);
+PT_HIDDEN bool toml_is_bare_key(const char *key, size_t len);
 
 /* The escapes with a letter of their own (\b \t \n \f \r \" \\), both ways:
  * the byte a letter after a backslash stands for, and the letter that
  * escapes a byte; 0 when there is none. */
-PAIRTOK_HIDDEN char toml_unescape_letter(char letter);
-PAIRTOK_HIDDEN char toml_escape_letter(char byte);
+PT_HIDDEN char toml_unescape_letter(char letter);
+PT_HIDDEN char toml_escape_letter(char byte);
 
 /* Describe the character at p for a message: 'x', a newline, U+3000, ... */
-PAIRTOK_HIDDEN const char *toml_describe_char(char *buf, size_t cap, const char *p,
-                                              const char *end);
+PT_HIDDEN const char *toml_describe_char(char *buf, size_t cap, const char *p, const char *end);
 /* A key for a message: quoted, escaped where not printable, cut after about
  * 40 bytes (at a character boundary).  `cap` must be at least 64. */
-PAIRTOK_HIDDEN const char *toml_describe_key(char *buf, size_t cap, const char *key, size_t len);
+PT_HIDDEN const char *toml_describe_key(char *buf, size_t cap, const char *key, size_t len);
 
 /* ---- many bytes at a time ---- */
 

@@ -45,7 +45,7 @@ static inline size_t round_up8(size_t n)
 }
 
 /* The slow path of arena_alloc(): a new chunk, or a block of its own. */
-PAIRTOK_HIDDEN void *toml_arena_alloc_slow(arena *a, size_t size);
+PT_HIDDEN void *toml_arena_alloc_slow(arena *a, size_t size);
 
 /* `size` bytes aligned to 8, or NULL when out of memory.  A request of
  * ARENA_BIG or more always gets a block of its own, even when the chunk has
@@ -226,10 +226,10 @@ static inline bool key_equals(const toml_node *n, const char *key, size_t len)
 }
 
 /* The child `key` of table `t`, or NULL. */
-PAIRTOK_HIDDEN toml_node *toml_table_lookup(const toml_node *t, const char *key, size_t len);
+PT_HIDDEN toml_node *toml_table_lookup(const toml_node *t, const char *key, size_t len);
 
 /* The slow path of container_append(): grow the block, keep the index. */
-PAIRTOK_HIDDEN int toml_container_append_slow(toml_doc *doc, toml_node *c, toml_node *child);
+PT_HIDDEN int toml_container_append_slow(toml_doc *doc, toml_node *c, toml_node *child);
 
 /* Append `child` to a table or array; -1 when out of memory (or over
  * ITEMS_MAX), leaving the container unchanged.  Duplicate keys are the
@@ -258,6 +258,6 @@ static inline int container_append(toml_doc *doc, toml_node *c, toml_node *child
 /* Remove child `index`, keeping the order of the others.  The block keeps
  * its size; the index (if any) is laid out again for the new length, which
  * always fits in the old block. */
-PAIRTOK_HIDDEN void toml_container_remove(toml_node *c, uint32_t index);
+PT_HIDDEN void toml_container_remove(toml_node *c, uint32_t index);
 
 #endif /* PAIRTOK_TOML_TREE_H */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* faults.c - a pairtok_sys table that counts every call and can misbehave
+/* faults.c - a pt_sys table that counts every call and can misbehave
  * at one; see testutil.h. */
 #include "testutil.h"
 
@@ -185,7 +185,7 @@ static int f_clock_gettime(clockid_t clock, struct timespec *ts)
     return gate(TU_CLOCK) ? -1 : clock_gettime(clock, ts);
 }
 
-const pairtok_sys tu_sys = {
+const pt_sys tu_sys = {
     .openat = f_openat,
     .fstat = f_fstat,
     .read = f_read,

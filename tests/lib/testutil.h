@@ -10,7 +10,7 @@
  *   store.c   where a test's store lives, fixed tokens and the fixture
  *             store, record lists, the bind callback of two-phase redeems
  *   ops.c     the store operations the fault and allocation suites run
- *   faults.c  a pairtok_sys table that counts every call and can fail one
+ *   faults.c  a pt_sys table that counts every call and can fail one
  *
  * Nothing here uses cmocka, so it runs in forked children and in ctgrind
  * too; a failed check goes through tu_fail (cmocka's fail_msg once a test
@@ -269,7 +269,7 @@ bool tu_op_succeeded(pairtok_status st, pairtok_status ok, const pairtok_error *
 pairtok_status tu_op_failed_status(pairtok_status ok, const tu_op_ctx *c, pairtok_status fault);
 
 /* ---------------------------------------------------------------------- */
-/* A pairtok_sys table that counts every call and can misbehave at one    */
+/* A pt_sys table that counts every call and can misbehave at one    */
 /* (faults.c).                                                            */
 /* ---------------------------------------------------------------------- */
 
@@ -321,7 +321,7 @@ typedef struct tu_faults {
 
 /* The one, process-wide fault state the table below consults. */
 extern tu_faults tu_fault;
-extern const pairtok_sys tu_sys;
+extern const pt_sys tu_sys;
 /* Reset the observations and set mode/fail_at/errnum. */
 void tu_fault_arm(tu_fault_mode mode, unsigned long fail_at, int errnum);
 const char *tu_call_name(tu_call c);

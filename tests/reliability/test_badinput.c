@@ -256,7 +256,7 @@ static void test_huge_sparse_file(void **state)
                OP_READS | OP_WRITES);
     /* Refused before reading: not one read() on it. */
     pairtok_store *s = tu_open(f);
-    pairtok_internal_set_sys(s, &tu_sys);
+    pt_set_sys(s, &tu_sys);
     tu_fault_arm(TU_PASS, 0, 0);
     pairtok_record_list list = {0};
     pairtok_error err;
@@ -586,7 +586,7 @@ static void arg_begin(argtest *t, void **state, bool counted)
     t->before = take(t->f);
     t->s = tu_open(t->f);
     if (counted) {
-        pairtok_internal_set_sys(t->s, &tu_sys);
+        pt_set_sys(t->s, &tu_sys);
     }
 }
 
@@ -798,10 +798,10 @@ static void test_replaced_while_opening(void **state)
     fixture *f = *state;
     fresh(f);
     replace_fixture = f;
-    pairtok_sys sys = pairtok_sys_default;
+    pt_sys sys = pt_sys_default;
     sys.openat = replacing_openat;
     pairtok_store *s = tu_open(f);
-    pairtok_internal_set_sys(s, &sys);
+    pt_set_sys(s, &sys);
     pairtok_error err;
     pairtok_record_list list = {0};
     replace_armed = 1;

@@ -4,7 +4,7 @@
  *
  * A forked child runs a fixed sequence of operations on the store - issue,
  * redeem, issue, two-phase redeem (bind succeeds), two-phase redeem (bind
- * refuses), revoke, prune - through a pairtok_sys table that _exit()s the
+ * refuses), revoke, prune - through a pt_sys table that _exit()s the
  * child just before its N-th system call.  The parent sweeps N = 1, 2, ...
  * until the child gets through the whole sequence, on one store that
  * carries over from kill to kill (so stale temp files, reservations and
@@ -138,7 +138,7 @@ static void child(const fixture *f, const pool *p, unsigned long n, bool warm, u
     if (pairtok_store_open(f->site.path, &f->site.opts, &s, &err) != PAIRTOK_OK) {
         _exit(2);
     }
-    pairtok_internal_set_sys(s, &tu_sys);
+    pt_set_sys(s, &tu_sys);
     tu_fault_arm(TU_PASS, 0, 0);
     if (warm) {
         pairtok_record_list list = {0};

@@ -281,7 +281,7 @@ static bool one_run(fixture *f, tu_fault_mode mode, unsigned long n, int errnum,
     reset(f);
     size_t fds = tu_open_fds();
     pairtok_store *s = tu_open(&f->site);
-    pairtok_internal_set_sys(s, &tu_sys);
+    pt_set_sys(s, &tu_sys);
     pairtok_error err;
     if (warm && !f->sc->new_dir) {
         pairtok_record_list list = {0};

@@ -51,7 +51,7 @@ static void admin_connect(void)
 }
 
 /* Run SQL (test code: the text is the test's own). */
-static void sql(const char *fmt, ...) PAIRTOK_PRINTF(1, 2);
+static void sql(const char *fmt, ...) PT_PRINTF(1, 2);
 static void sql(const char *fmt, ...)
 {
     char text[4096];
@@ -68,7 +68,7 @@ static void sql(const char *fmt, ...)
 }
 
 /* The first value of a query, as a number (-1 for NULL). */
-static long long sql_value(const char *fmt, ...) PAIRTOK_PRINTF(1, 2);
+static long long sql_value(const char *fmt, ...) PT_PRINTF(1, 2);
 static long long sql_value(const char *fmt, ...)
 {
     char text[4096];
@@ -294,11 +294,11 @@ static pairtok_status issue_once(backend *b, const pairtok_options *o, pairtok_r
     if (st == PAIRTOK_OK &&
         (st = ops->count(b, &mine, o->max_per_principal, &n, err)) == PAIRTOK_OK &&
         n >= o->max_per_principal) {
-        st = pairtok_fail(err, PAIRTOK_ELIMIT, 0, "per-principal cap");
+        st = pt_fail(err, PAIRTOK_ELIMIT, 0, "per-principal cap");
     }
     if (st == PAIRTOK_OK && (st = ops->count(b, &all, o->max_total, &n, err)) == PAIRTOK_OK &&
         n >= o->max_total) {
-        st = pairtok_fail(err, PAIRTOK_ELIMIT, 0, "total cap");
+        st = pt_fail(err, PAIRTOK_ELIMIT, 0, "total cap");
     }
     rec->issued_at_epoch = now;
     rec->expires_at_epoch = now == BACKEND_NOW ? 0 : now + ttl;

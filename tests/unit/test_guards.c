@@ -4,7 +4,7 @@
  * meet by itself, made deterministic: the temp file's mode under a strict
  * umask, the owner checks of the store, its directory and its lock (the
  * tests may run as any user, so a foreign owner is reported by the fstat of
- * a pairtok_sys table), the expiry boundary of prune, and every field the
+ * a pt_sys table), the expiry boundary of prune, and every field the
  * handle's cache compares before it trusts its parsed copy (a same-size
  * replacement with equal times is made by the same fstat hook).
  */
@@ -93,7 +93,7 @@ static int fstat_hook(int fd, struct stat *st)
     return 0;
 }
 
-static pairtok_sys hooked_sys;
+static pt_sys hooked_sys;
 
 /* Point the hook at the file at `path` as it is now. */
 static void aim_at(const char *path, fake_kind kind)
@@ -132,10 +132,10 @@ static int setup(void **state)
         return -1;
     }
     memset(&fake, 0, sizeof fake);
-    hooked_sys = pairtok_sys_default;
+    hooked_sys = pt_sys_default;
     hooked_sys.fstat = fstat_hook;
     f->store = tu_open(&f->site);
-    pairtok_internal_set_sys(f->store, &hooked_sys);
+    pt_set_sys(f->store, &hooked_sys);
     *state = f;
     return 0;
 }

@@ -517,9 +517,9 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
     char *before = tu_read_file(f->site.path).data;
-    pairtok_sys broken = pairtok_sys_default;
+    pt_sys broken = pt_sys_default;
     broken.renameat = fail_rename;
-    pairtok_internal_set_sys(f->store, &broken);
+    pt_set_sys(f->store, &broken);
     pairtok_error err;
     char t2[33];
     assert_int_equal(pairtok_issue_at(f->store, "bob", NULL, 300, t2, NULL, NOW, &err),
@@ -532,7 +532,7 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     assert_string_equal(before, after);
     free(before);
     free(after);
-    pairtok_internal_set_sys(f->store, NULL);
+    pt_set_sys(f->store, NULL);
     assert_int_equal(redeem(f, token, NOW + 1, NULL, &err), PAIRTOK_OK);
 }
 

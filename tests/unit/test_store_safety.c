@@ -395,13 +395,13 @@ static void plain_redeem_reads_the_clock_after_the_lock(void **state)
     fail_clock = 0;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, (uint64_t)clock_base, t); /* expires base + 300 */
-    pairtok_sys sys = pairtok_sys_default;
+    pt_sys sys = pt_sys_default;
     sys.flock = watching_flock;
     sys.clock_gettime = jumping_clock;
-    pairtok_internal_set_sys(f->store, &sys);
+    pt_set_sys(f->store, &sys);
     pairtok_error err;
     assert_int_equal(pairtok_redeem(f->store, t, NULL, NULL, NULL, &err), PAIRTOK_EDENIED);
-    pairtok_internal_set_sys(f->store, NULL);
+    pt_set_sys(f->store, NULL);
     assert_true(stored(f, t));
 }
 
@@ -411,10 +411,10 @@ static void failed_clock_fails_the_call(void **state)
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, (uint64_t)time(NULL), t);
     char *before = tu_read_file(f->site.path).data;
-    pairtok_sys sys = pairtok_sys_default;
+    pt_sys sys = pt_sys_default;
     sys.clock_gettime = jumping_clock;
     fail_clock = 1;
-    pairtok_internal_set_sys(f->store, &sys);
+    pt_set_sys(f->store, &sys);
     pairtok_error err;
     char t2[PAIRTOK_TOKEN_LEN + 1];
     assert_int_equal(pairtok_redeem(f->store, t, NULL, NULL, NULL, &err), PAIRTOK_EIO);
@@ -426,7 +426,7 @@ static void failed_clock_fails_the_call(void **state)
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_list(f->store, NULL, &list, &err), PAIRTOK_EIO);
     fail_clock = 0;
-    pairtok_internal_set_sys(f->store, NULL);
+    pt_set_sys(f->store, NULL);
     char *after = tu_read_file(f->site.path).data;
     assert_string_equal(before, after);
     free(before);
@@ -511,15 +511,15 @@ static void lock_file_replaced_under_a_waiter_is_locked_again(void **state)
     fixture *f = *state;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, NOW, t);
-    pairtok_sys sys = pairtok_sys_default;
+    pt_sys sys = pt_sys_default;
     sys.flock = counting_flock;
     sys.fstatat = replacing_fstatat;
     flocks = 0;
     replaced_once = 0;
-    pairtok_internal_set_sys(f->store, &sys);
+    pt_set_sys(f->store, &sys);
     pairtok_error err;
     assert_int_equal(pairtok_redeem_at(f->store, t, NULL, NULL, NULL, NOW, &err), PAIRTOK_OK);
-    pairtok_internal_set_sys(f->store, NULL);
+    pt_set_sys(f->store, NULL);
     assert_int_equal(flocks, 2);
     assert_false(stored(f, t));
 }

@@ -33,7 +33,7 @@ static void hash_is_deterministic_lowercase_hex_with_known_vector(void **state)
     pairtok_hash_token("hello", h2);
     assert_string_equal(h1, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
     assert_string_equal(h1, h2);
-    assert_null(pairtok_hash_problem(h1, strlen(h1)));
+    assert_null(pt_hash_problem(h1, strlen(h1)));
     pairtok_hash_token("hellp", h2);
     assert_string_not_equal(h1, h2);
 }
@@ -102,18 +102,18 @@ static void label_rules(void **state)
 {
     (void)state;
     size_t at;
-    assert_null(pairtok_label_problem("alice's phone \xe2\x9c\x93", 17, &at));
-    assert_non_null(pairtok_label_problem("a\x1b[31m", 6, &at));
+    assert_null(pt_label_problem("alice's phone \xe2\x9c\x93", 17, &at));
+    assert_non_null(pt_label_problem("a\x1b[31m", 6, &at));
     assert_int_equal(at, 1);
-    assert_non_null(pairtok_label_problem("a\x7f", 2, &at));
-    assert_non_null(pairtok_label_problem("a\xc2\x85", 3, &at));    /* U+0085 (C1) */
-    assert_non_null(pairtok_label_problem("\xc0\xaf", 2, &at));     /* overlong */
-    assert_non_null(pairtok_label_problem("\xed\xa0\x80", 3, &at)); /* surrogate */
-    assert_non_null(pairtok_label_problem("\xe2\x9c", 2, &at));     /* truncated */
+    assert_non_null(pt_label_problem("a\x7f", 2, &at));
+    assert_non_null(pt_label_problem("a\xc2\x85", 3, &at));    /* U+0085 (C1) */
+    assert_non_null(pt_label_problem("\xc0\xaf", 2, &at));     /* overlong */
+    assert_non_null(pt_label_problem("\xed\xa0\x80", 3, &at)); /* surrogate */
+    assert_non_null(pt_label_problem("\xe2\x9c", 2, &at));     /* truncated */
     char *big = malloc(4097);
     memset(big, 'a', 4097);
-    assert_null(pairtok_label_problem(big, 4096, &at));
-    assert_non_null(pairtok_label_problem(big, 4097, &at));
+    assert_null(pt_label_problem(big, 4096, &at));
+    assert_non_null(pt_label_problem(big, 4097, &at));
     free(big);
 }
 

@@ -298,9 +298,9 @@ static int fail_rename(int olddirfd, const char *oldpath, int newdirfd, const ch
 static void failed_issue_wipes_the_token_it_could_not_store(void **state)
 {
     fixture *f = *state;
-    pairtok_sys broken = pairtok_sys_default;
+    pt_sys broken = pt_sys_default;
     broken.renameat = fail_rename;
-    pairtok_internal_set_sys(f->store, &broken);
+    pt_set_sys(f->store, &broken);
     char token[PAIRTOK_TOKEN_LEN + 1];
     pairtok_error err;
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 300, token, NULL, NOW, &err),
@@ -308,7 +308,7 @@ static void failed_issue_wipes_the_token_it_could_not_store(void **state)
     assert_string_equal(token, "");
     assert_true(assert_raw_bytes_wiped() >= 1);
     assert_true(assert_tokens_wiped(NULL) >= 1);
-    pairtok_internal_set_sys(f->store, NULL);
+    pt_set_sys(f->store, NULL);
 }
 
 /* ---------------------------------------------------------------------- */
