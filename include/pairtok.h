@@ -8,7 +8,8 @@
  *
  * The store
  * ---------
- * State lives in one TOML file, by default
+ * State lives in one TOML file (the embedded default; or, for a service on
+ * several hosts, in PostgreSQL: see pairtok_store_open), by default
  * `$ASTRID_HOME/etc/pair-tokens.toml` (`ASTRID_HOME` defaults to
  * `$HOME/.astrid`), with one `[[pair_token]]` table per outstanding token:
  *
@@ -102,7 +103,9 @@
  * -------------
  * The library has no global mutable state.  A pairtok_store handle must not
  * be used by two threads at once; separate handles may be used concurrently
- * (they serialise through the lock file like separate processes do).  The
+ * (they serialise through the lock file like separate processes do).  A
+ * handle on a database is one connection, used by one thread at a time.
+ * The
  * caller must have called sodium_init() - pairtok_store_open() does it for
  * you, and it is safe to call more than once.
  */
@@ -398,15 +401,34 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1) pairtok_status
 /* ---------------------------------------------------------------------- */
 
 /**
- * pairtok_store_open - make a handle for the store at `path`.
+ * pairtok_store_open - make a handle for the store at `path`: a file path,
+ * or a PostgreSQL URI starting `postgresql://` or `postgres://` (libpq's
+ * syntax; what it leaves out comes from the PG* environment variables,
+ * ~/.pgpass and PGSERVICE, as with psql).
  *
- * Copies `path` and `options` (NULL means all defaults); performs no file
- * I/O - a store that does not exist yet is simply empty, and its directory is
- * created (0700) by the first write.  Initialises libsodium.
+ * Copies `path` and `options` (NULL means all defaults); performs no I/O -
+ * a file store that does not exist yet is simply empty, and its directory
+ * is created (0700) by the first write; a database is connected to by the
+ * first call that needs it, and its schema is created by the first write
+ * (under an advisory lock) or by pairtok_store_init().  Tables go in the
+ * connection's search_path (`?options=-csearch_path%3Dtenant1`).  Across a
+ * network use `sslmode=verify-full` (and `sslrootcert`): libpq's default
+ * encrypts without checking whom it talks to.  Initialises libsodium.
+ *
+ * Every function works on both kinds with the same statuses: a server that
+ * cannot be reached, refuses the login or fails is PAIRTOK_EIO with libpq's
+ * reason (and the SQLSTATE), never the password; a database whose schema
+ * is newer than this library is PAIRTOK_ESCHEMA, left alone.  On a
+ * database the plain forms take the time from the server's clock.  A
+ * lost connection is made again by the next call; a call whose COMMIT was
+ * sent but not answered reports PAIRTOK_EIO ("outcome unknown") and is not
+ * retried - for redeem the token may be spent, the safe side.
+ * Serialisation failures and deadlocks are retried with a random pause.
  *
  * On success `*out` is a new handle the caller releases with
- * pairtok_store_close().  Fails with PAIRTOK_EINVAL (empty or too long path),
- * PAIRTOK_ENOMEM or PAIRTOK_ERANDOM (libsodium could not initialise).
+ * pairtok_store_close().  Fails with PAIRTOK_EINVAL (empty or too long
+ * path, malformed URI), PAIRTOK_ENOMEM or PAIRTOK_ERANDOM (libsodium could
+ * not initialise).
  */
 PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3) pairtok_status
     pairtok_store_open(const char *path, const pairtok_options *options, pairtok_store **out,
@@ -416,8 +438,9 @@ PAIRTOK_NODISCARD PAIRTOK_NONNULL(1, 3) pairtok_status
  *  a no-op.  Never touches the store file. */
 void pairtok_store_close(pairtok_store *store);
 
-/** pairtok_store_path - the path the handle was opened with.  Owned by the
- *  handle; valid until pairtok_store_close(). */
+/** pairtok_store_path - the path the handle was opened with, or its URI
+ *  with any password replaced by `****` (safe to print or log).  Owned by
+ *  the handle; valid until pairtok_store_close(). */
 PAIRTOK_NONNULL(1) const char *pairtok_store_path(const pairtok_store *store);
 
 /**
