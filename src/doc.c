@@ -42,9 +42,9 @@ static bool is_known_key(const char *key, size_t len)
 /* Hashes: raw in memory, hex in the file.                                */
 /* ---------------------------------------------------------------------- */
 
-/* libsodium's hex functions run in constant time, at about 250 ns a hash;
- * converting every hash of a 100,000-record file on each read and write
- * made them a fifth of the read.  These hashes are not secrets (they are
+/* libsodium's hex functions run in constant time, which makes them slow
+ * enough to be a large part of reading a big store (bench/results.md).
+ * These hashes are not secrets (they are
  * what the file holds, and redeem compares them with sodium_memcmp), so
  * plain table lookups are used.  The input is checked to be 64 lowercase
  * hex digits before it gets here. */

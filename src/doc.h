@@ -4,9 +4,9 @@
  * else as a TOML tree (internal to libpairtok).
  *
  * A store holds up to 100,000s of records, each written as a [[pair_token]]
- * table.  As TOML trees they would take 1.3 times the file, on top of the
- * file text the tree points into; as `srec`s they take about 0.6 times the
- * file, and the text can be freed.  So the reader hands each record table
+ * table.  As TOML trees they would take more memory than the file, on top
+ * of the file text the tree points into; as `srec`s they take about half
+ * of it, and the text can be freed (bench/results.md has the figures).  So the reader hands each record table
  * to a harvester as soon as it is complete (toml_parse_harvest), which
  * validates it, converts it, and lets the parser reuse its memory: reading
  * never holds more than one record as a tree.

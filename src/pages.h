@@ -7,9 +7,9 @@
  * raises its mmap threshold after freeing a big block), where freeing it
  * does not give it back: the process keeps the file's size resident for
  * good.  Mapped directly, freeing returns it at once - but every use then
- * faults its pages in afresh, at several microseconds a fault on a VM.  So
- * the mapping is aligned for huge pages and marked for them: a 20 MB text
- * takes ten faults instead of 5,000.  Untouched pages cost no memory, so a
+ * faults its pages in afresh, one fault per 4 kB page.  So the mapping is
+ * aligned for huge pages and marked for them: a 20 MB text then takes ten
+ * faults instead of thousands.  Untouched pages cost no memory, so a
  * buffer may be reserved larger than it is filled.
  *
  * Thread safety: no shared state.
