@@ -2,6 +2,7 @@
 /* run.c - failing a check, and how much a test runs; see testutil.h. */
 #include "testutil.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,4 +51,45 @@ bool tu_is_asan(void)
 unsigned tu_scale(unsigned full, unsigned reduced)
 {
     return tu_is_asan() ? reduced : full;
+}
+
+void tu_start_line_open(tu_start_line *s)
+{
+    if (pipe(s->ready) != 0 || pipe(s->go) != 0) {
+        tu_die("pipe: %s", strerror(errno));
+    }
+}
+
+void tu_start_line_wait(tu_start_line *s, int fail_code)
+{
+    close(s->ready[0]);
+    close(s->go[1]);
+    char c = 'r', g;
+    if (write(s->ready[1], &c, 1) != 1 || read(s->go[0], &g, 1) != 0) {
+        _exit(fail_code);
+    }
+}
+
+void tu_start_line_ready(tu_start_line *s, int n)
+{
+    close(s->ready[1]);
+    close(s->go[0]);
+    for (int i = 0; i < n; i++) {
+        char c;
+        if (read(s->ready[0], &c, 1) != 1) {
+            tu_fail("a child died before the start");
+        }
+    }
+}
+
+void tu_start_line_go(tu_start_line *s)
+{
+    close(s->go[1]);
+    close(s->ready[0]);
+}
+
+void tu_start_line_release(tu_start_line *s, int n)
+{
+    tu_start_line_ready(s, n);
+    tu_start_line_go(s);
 }

@@ -94,15 +94,21 @@ bool tu_backend_is_db(void)
     return backend != NULL && strcmp(backend, "pg") == 0;
 }
 
-void tu_location_init(tu_location *loc)
+void tu_location_init_db(tu_location *loc)
 {
     memset(loc, 0, sizeof *loc);
     const char *server = getenv("PAIRTOK_TEST_PG");
+    if (server == NULL) {
+        tu_die("a database test needs a server: run it under tests/pg/with-pg");
+    }
+    location_schema(loc, server);
+}
+
+void tu_location_init(tu_location *loc)
+{
+    memset(loc, 0, sizeof *loc);
     if (tu_backend_is_db()) {
-        if (server == NULL) {
-            tu_die("PAIRTOK_TEST_BACKEND=pg needs a server: run under tests/pg/with-pg");
-        }
-        location_schema(loc, server);
+        tu_location_init_db(loc);
         return;
     }
     loc->home = tu_mkdtemp("store");

@@ -177,7 +177,26 @@ typedef struct tu_location {
     char location[PAIRTOK_PATH_MAX]; /* what pairtok_store_open takes */
 } tu_location;
 void tu_location_init(tu_location *loc);
+/* Always a schema on the test server (the database's own suites). */
+void tu_location_init_db(tu_location *loc);
 void tu_location_free(tu_location *loc);
+
+/* A start line for forked clients: each, once connected, says it is ready
+ * and waits; the parent lets them all go at once, so that their calls
+ * really overlap. */
+typedef struct tu_start_line {
+    int ready[2];
+    int go[2];
+} tu_start_line;
+void tu_start_line_open(tu_start_line *s);
+/* In the child: ready, then wait for the go (_exit(fail_code) if the
+ * parent is gone). */
+void tu_start_line_wait(tu_start_line *s, int fail_code);
+/* In the parent, once n children are forked: wait until all are ready;
+ * then tu_start_line_go lets them run (release does both). */
+void tu_start_line_ready(tu_start_line *s, int n);
+void tu_start_line_go(tu_start_line *s);
+void tu_start_line_release(tu_start_line *s, int n);
 /* True for a file store: a test may then also look at the file. */
 bool tu_location_is_file(const tu_location *loc);
 

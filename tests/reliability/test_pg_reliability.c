@@ -65,49 +65,15 @@ enum {
 /* ---------------------------------------------------------------------- */
 
 typedef struct fixture {
-    char schema[32];
-    char uri[1024];
+    tu_location loc;
+    const char *uri;
 } fixture;
-
-static int test_number;
-
-static void admin_quiet(void *ctx, const char *message)
-{
-    (void)ctx, (void)message;
-}
-
-/* Run one statement of the test's own text as the superuser. */
-static void admin_exec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void admin_exec(const char *fmt, ...)
-{
-    char text[512];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(text, sizeof text, fmt, args);
-    va_end(args);
-    PGconn *c = PQconnectdb(getenv("PAIRTOK_TEST_PG"));
-    if (PQstatus(c) != CONNECTION_OK) {
-        tu_fail("admin connection: %s", PQerrorMessage(c));
-    }
-    PQsetNoticeProcessor(c, admin_quiet, NULL);
-    PGresult *res = PQexec(c, text);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    char why[512];
-    snprintf(why, sizeof why, "%s", PQresultErrorMessage(res));
-    PQclear(res);
-    PQfinish(c);
-    if (!ok) {
-        tu_fail("%s: %s", text, why);
-    }
-}
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->schema, sizeof f->schema, "rel%d", ++test_number);
-    admin_exec("DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", f->schema, f->schema);
-    snprintf(f->uri, sizeof f->uri, "%s&options=-csearch_path%%3D%s", getenv("PAIRTOK_TEST_PG"),
-             f->schema);
+    tu_location_init_db(&f->loc);
+    f->uri = f->loc.location;
     pairtok_store *s = tu_open_with(f->uri, NULL);
     pairtok_error err;
     if (pairtok_store_init(s, &err) != PAIRTOK_OK) {
@@ -118,7 +84,6 @@ static int setup(void **state)
     return 0;
 }
 
-/* Set while a test has the server stopped: teardown starts it again. */
 static bool server_down;
 
 static int run_pg_ctl(const char *verb)
@@ -137,7 +102,7 @@ static int teardown(void **state)
     if (server_down && run_pg_ctl("start") != 0) {
         tu_die("cannot start the server again");
     }
-    admin_exec("DROP SCHEMA IF EXISTS %s CASCADE", f->schema);
+    tu_location_free(&f->loc);
     free(f);
     return 0;
 }
@@ -189,42 +154,6 @@ static int child_status(pairtok_status st, pairtok_status refused, const pairtok
     }
     fprintf(stderr, "child: status %d: %s\n", (int)st, err->message);
     return CHILD_OTHER;
-}
-
-/* A start line: children connect, say they are ready, and wait until the
- * parent lets them all go at once, so that their calls really overlap. */
-typedef struct start_line {
-    int ready[2];
-    int go[2];
-} start_line;
-
-static void start_line_open(start_line *s)
-{
-    assert_int_equal(pipe(s->ready), 0);
-    assert_int_equal(pipe(s->go), 0);
-}
-
-static void start_line_wait(start_line *s)
-{
-    close(s->ready[0]);
-    close(s->go[1]);
-    char c = 'r', g;
-    if (write(s->ready[1], &c, 1) != 1 || read(s->go[0], &g, 1) != 0) {
-        _exit(CHILD_SETUP);
-    }
-}
-
-/* In the parent, once n children are forked: wait for all, then go. */
-static void start_line_release(start_line *s, int n)
-{
-    close(s->ready[1]);
-    close(s->go[0]);
-    for (int i = 0; i < n; i++) {
-        char c;
-        assert_int_equal(read(s->ready[0], &c, 1), 1);
-    }
-    close(s->go[1]);
-    close(s->ready[0]);
 }
 
 /* Reap `n` children; count[status] for each exit status up to CHILD_WRONG. */
@@ -447,10 +376,10 @@ static void racing_redeemers_have_exactly_one_winner(void **state)
 
 /* An issuer writes the hash of the token it got to `out`, one line of
  * 65 bytes: one write, atomic on a pipe. */
-static void issuer(const fixture *f, start_line *line, int out, const char *principal)
+static void issuer(const fixture *f, tu_start_line *line, int out, const char *principal)
 {
     pairtok_store *s = child_open(f, false);
-    start_line_wait(line);
+    tu_start_line_wait(line, CHILD_SETUP);
     char tok[PAIRTOK_TOKEN_LEN + 1];
     pairtok_error err;
     pairtok_status st = pairtok_issue(s, principal, NULL, 300, tok, NULL, &err);
@@ -503,8 +432,8 @@ static int cap_round(const fixture *f, pairtok_store *s, const char *principal)
     enum { ISSUERS = 40 };
     int out[2];
     assert_int_equal(pipe(out), 0);
-    start_line line;
-    start_line_open(&line);
+    tu_start_line line;
+    tu_start_line_open(&line);
     pid_t pids[ISSUERS];
     fflush(NULL);
     for (int i = 0; i < ISSUERS; i++) {
@@ -516,7 +445,7 @@ static int cap_round(const fixture *f, pairtok_store *s, const char *principal)
         }
     }
     close(out[1]);
-    start_line_release(&line, ISSUERS);
+    tu_start_line_release(&line, ISSUERS);
     int count[CHILD_WRONG + 1];
     reap(pids, ISSUERS, count);
     char hashes[ISSUERS][PAIRTOK_HASH_LEN + 1];

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "pg.h"
+#include "testutil.h"
 
 #define NOW 1764322500u
 #define WITH_PG "tests/pg/with-pg"
@@ -135,54 +136,6 @@ static pairtok_status begin_end(backend *b, backend_mode mode, bool *exists, pai
     pairtok_status st = b->ops->begin(b, mode, NULL, &now, exists, err);
     b->ops->end(b);
     return st;
-}
-
-/* A start line for forked children: each connects, says it is ready,
- * and waits until the parent lets them all go at once, so that their
- * transactions really overlap. */
-typedef struct start_line {
-    int ready[2];
-    int go[2];
-} start_line;
-
-static void start_line_open(start_line *s)
-{
-    assert_int_equal(pipe(s->ready), 0);
-    assert_int_equal(pipe(s->go), 0);
-}
-
-/* In the child, once connected. */
-static void start_line_wait(start_line *s)
-{
-    close(s->ready[0]);
-    close(s->go[1]);
-    char c = 'r', g;
-    if (write(s->ready[1], &c, 1) != 1 || read(s->go[0], &g, 1) != 0) {
-        _exit(4);
-    }
-}
-
-/* In the parent, once n children are forked: wait until all are ready. */
-static void start_line_ready(start_line *s, int n)
-{
-    close(s->ready[1]);
-    close(s->go[0]);
-    for (int i = 0; i < n; i++) {
-        char c;
-        assert_int_equal(read(s->ready[0], &c, 1), 1);
-    }
-}
-
-static void start_line_go(start_line *s)
-{
-    close(s->go[1]);
-    close(s->ready[0]);
-}
-
-static void start_line_release(start_line *s, int n)
-{
-    start_line_ready(s, n);
-    start_line_go(s);
 }
 
 static void child_connect(backend *b)
@@ -625,13 +578,13 @@ static void racing_first_users_create_once(void **state)
     fixture *f = *state;
     enum { N = 8 };
     pid_t kids[N];
-    start_line line;
-    start_line_open(&line);
+    tu_start_line line;
+    tu_start_line_open(&line);
     for (int i = 0; i < N; i++) {
         if ((kids[i] = fork()) == 0) {
             backend *b = child_open(f, NULL);
             child_connect(b);
-            start_line_wait(&line);
+            tu_start_line_wait(&line, 4);
             bool exists = false;
             pairtok_error err;
             pairtok_status st =
@@ -640,7 +593,7 @@ static void racing_first_users_create_once(void **state)
             _exit(st == PAIRTOK_OK && (i % 2 || exists) ? 0 : 1);
         }
     }
-    start_line_release(&line, N);
+    tu_start_line_release(&line, N);
     for (int i = 0; i < N; i++) {
         int status;
         assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
@@ -1042,13 +995,13 @@ static void racing_takes_redeem_once(void **state)
     issue(f->b, &rec, hash, "frank", BACKEND_NOW, 300);
     enum { N = 24 };
     pid_t kids[N];
-    start_line line;
-    start_line_open(&line);
+    tu_start_line line;
+    tu_start_line_open(&line);
     for (int i = 0; i < N; i++) {
         if ((kids[i] = fork()) == 0) {
             backend *b = child_open(f, NULL);
             child_connect(b);
-            start_line_wait(&line);
+            tu_start_line_wait(&line, 4);
             pairtok_record out;
             bool found = false;
             pairtok_error err;
@@ -1057,7 +1010,7 @@ static void racing_takes_redeem_once(void **state)
             _exit(st != PAIRTOK_OK ? 2 : found ? 0 : 1);
         }
     }
-    start_line_release(&line, N);
+    tu_start_line_release(&line, N);
     int winners = 0;
     for (int i = 0; i < N; i++) {
         int status;
@@ -1362,7 +1315,7 @@ static pairtok_status child_issue(backend *b, const race *r, const char *princip
     return st;
 }
 
-static void race_child(const fixture *f, const race *r, int i, start_line *line)
+static void race_child(const fixture *f, const race *r, int i, tu_start_line *line)
 {
     backend *b = child_open(f, r->opts);
     child_connect(b);
@@ -1372,7 +1325,7 @@ static void race_child(const fixture *f, const race *r, int i, start_line *line)
         _exit(5);
     }
     snprintf(name, sizeof name, "p%d", i);
-    start_line_wait(line);
+    tu_start_line_wait(line, 4);
     pairtok_status st = child_issue(b, r, r->principal ? r->principal : name);
     b->ops->close(b);
     _exit(st == PAIRTOK_OK ? 0 : st == PAIRTOK_ELIMIT ? 1 : 2);
@@ -1383,18 +1336,18 @@ static void race_child(const fixture *f, const race *r, int i, start_line *line)
 static int racing_issues(const fixture *f, const race *r)
 {
     pid_t kids[64];
-    start_line line;
-    start_line_open(&line);
+    tu_start_line line;
+    tu_start_line_open(&line);
     for (int i = 0; i < r->n; i++) {
         if ((kids[i] = fork()) == 0) {
             race_child(f, r, i, &line);
         }
     }
-    start_line_ready(&line, r->n);
+    tu_start_line_ready(&line, r->n);
     if (r->before_go != NULL) {
         r->before_go(f);
     }
-    start_line_go(&line);
+    tu_start_line_go(&line);
     int ok = 0;
     for (int i = 0; i < r->n; i++) {
         int status;
