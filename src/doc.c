@@ -66,16 +66,31 @@ static const char hex_pairs[256][2] = {
     HEX_ROW(0xc0), HEX_ROW(0xd0), HEX_ROW(0xe0), HEX_ROW(0xf0),
 };
 
-static unsigned char hex_value(char c)
+/* The value of each hex digit (the input is checked before): a lookup,
+ * not a branch, which random digits would mispredict. */
+#define DIGITS_0_9                                                                                 \
+    ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6, ['7'] = 7,        \
+    ['8'] = 8, ['9'] = 9
+static const unsigned char hex_values[256] = {
+    DIGITS_0_9, ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
+};
+
+void pt_hash_from_hex(unsigned char out[32], const char *hex)
 {
-    return (unsigned char)(c <= '9' ? c - '0' : c - 'a' + 10);
+    const unsigned char *h = (const unsigned char *)hex;
+    for (size_t i = 0; i < HASH_BYTES; i++) {
+        out[i] = (unsigned char)(hex_values[h[2 * i]] << 4 | hex_values[h[2 * i + 1]]);
+    }
 }
 
-static void hash_from_hex(unsigned char out[HASH_BYTES], const char *hex)
+uint64_t pt_hash_prefix(const char *hex)
 {
-    for (size_t i = 0; i < HASH_BYTES; i++) {
-        out[i] = (unsigned char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+    const unsigned char *h = (const unsigned char *)hex;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 16; i++) {
+        v = v << 4 | hex_values[h[i]];
     }
+    return v;
 }
 
 void rec_hash_hex(const srec *rec, char out[PAIRTOK_HASH_LEN + 1])
@@ -287,7 +302,7 @@ static bool convert(reader *rd, const toml_node *table, const toml_node *const v
         return false;
     }
     size_t len;
-    hash_from_hex(rec->hash, toml_string(v[F_HASH], &len));
+    pt_hash_from_hex(rec->hash, toml_string(v[F_HASH], &len));
     const char *text = toml_string(v[F_PRINCIPAL], &len);
     rec->principal = pool_copy(doc, text, len);
     rec->principal_len = (uint8_t)len;
@@ -533,7 +548,7 @@ static bool assign(sdoc *doc, srec *rec, const pairtok_record *from)
     if (principal == NULL || (from->label != NULL && label == NULL)) {
         return false;
     }
-    hash_from_hex(rec->hash, from->token_hash);
+    pt_hash_from_hex(rec->hash, from->token_hash);
     rec->principal = principal;
     rec->principal_len = (uint8_t)plen;
     rec->label = from->label ? label : NULL;

@@ -40,6 +40,12 @@ PT_HIDDEN const char *pt_label_problem(const char *label, size_t len, size_t *at
 PT_HIDDEN bool pt_is_token_char(unsigned char c);
 /* token.c: the raw SHA-256 of `len` bytes of token, as the store keeps it. */
 PT_HIDDEN void pt_hash_token_raw(const char *token, size_t len, unsigned char out[32]);
+/* doc.c: 64 lowercase hex digits (checked before) to the raw 32 bytes, by
+ * table: hashes are not secret, and libsodium's constant-time decoder is
+ * slow enough to matter for 100,000 of them. */
+PT_HIDDEN void pt_hash_from_hex(unsigned char out[32], const char *hex);
+/* The first 8 bytes of such a hash as a big-endian integer. */
+PT_HIDDEN uint64_t pt_hash_prefix(const char *hex);
 /* record.c: make room for `capacity` items (PAIRTOK_OK or PAIRTOK_ENOMEM,
  * the list unchanged then). */
 PT_HIDDEN pairtok_status pt_record_list_reserve(pairtok_record_list *list, size_t capacity);

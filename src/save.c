@@ -23,12 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "store.h"
 
 struct pairtok_list_origin {
-    size_t count;
+    size_t count, capacity;
     unsigned char (*hashes)[BACKEND_HASH_BYTES]; /* sorted */
 };
 
@@ -45,26 +43,72 @@ void list_origin_free(struct pairtok_list_origin *origin)
     }
 }
 
-/* The list's hashes, sorted; NULL when out of memory.  Hashes that are not
- * 64 hex digits are left out (save refuses such a list anyway). */
-static struct pairtok_list_origin *origin_of(const pairtok_record_list *list)
+/* ---------------------------------------------------------------------- */
+/* The list in hash order.                                                */
+/* ---------------------------------------------------------------------- */
+
+/* A list position with the first 8 bytes of its hash: hashes are random,
+ * so comparing that integer almost always decides, and the sort moves 16
+ * bytes, not 64. */
+typedef struct sort_key {
+    uint64_t prefix;
+    uint32_t index;
+} sort_key;
+
+static int by_key(const void *a, const void *b, void *list)
 {
-    struct pairtok_list_origin *o = calloc(1, sizeof *o);
-    if (o == NULL) {
-        return NULL;
+    const sort_key *x = a, *y = b;
+    if (x->prefix != y->prefix) {
+        return x->prefix < y->prefix ? -1 : 1;
     }
-    o->hashes = malloc((list->count ? list->count : 1) * sizeof *o->hashes);
-    if (o->hashes == NULL) {
-        free(o);
-        return NULL;
+    const pairtok_record *items = ((const pairtok_record_list *)list)->items;
+    return memcmp(items[x->index].token_hash, items[y->index].token_hash, PAIRTOK_HASH_LEN);
+}
+
+/* order[] = the list's positions sorted by hash (lowercase hex sorts as the
+ * raw bytes do).  Every hash must be 64 lowercase hex digits. */
+static bool sort_positions(const pairtok_record_list *list, uint32_t *order)
+{
+    sort_key *keys = malloc((list->count ? list->count : 1) * sizeof *keys);
+    if (keys == NULL) {
+        return false;
     }
     for (size_t i = 0; i < list->count; i++) {
-        if (sodium_hex2bin(o->hashes[o->count], BACKEND_HASH_BYTES, list->items[i].token_hash,
-                           PAIRTOK_HASH_LEN, NULL, NULL, NULL) == 0) {
-            o->count++;
-        }
+        keys[i] = (sort_key){pt_hash_prefix(list->items[i].token_hash), (uint32_t)i};
     }
-    qsort(o->hashes, o->count, sizeof *o->hashes, backend_hash_cmp);
+    qsort_r(keys, list->count, sizeof *keys, by_key, (void *)list);
+    for (size_t i = 0; i < list->count; i++) {
+        order[i] = keys[i].index;
+    }
+    free(keys);
+    return true;
+}
+
+/* Write the list's hashes, in order, into `o` (room for them reserved). */
+static void origin_fill(struct pairtok_list_origin *o, const pairtok_record_list *list,
+                        const uint32_t *order)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        pt_hash_from_hex(o->hashes[i], list->items[order[i]].token_hash);
+    }
+    o->count = list->count;
+}
+
+/* An origin with room for `n` hashes: `reuse` if it has it, else a new
+ * one; NULL when out of memory. */
+static struct pairtok_list_origin *origin_with_room(struct pairtok_list_origin *reuse, size_t n)
+{
+    if (reuse != NULL && reuse->capacity >= n) {
+        return reuse;
+    }
+    struct pairtok_list_origin *o = calloc(1, sizeof *o);
+    if (o != NULL && (o->hashes = malloc((n ? n : 1) * sizeof *o->hashes)) == NULL) {
+        free(o);
+        o = NULL;
+    }
+    if (o != NULL) {
+        o->capacity = n;
+    }
     return o;
 }
 
@@ -73,18 +117,23 @@ static struct pairtok_list_origin *origin_of(const pairtok_record_list *list)
 pairtok_status list_origin_set(pairtok_record_list *list, pairtok_error *err)
 {
     struct pairtok_list_origin *o = NULL;
-    if (list->count > 0 && (o = origin_of(list)) == NULL) {
-        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    if (list->count > 0) {
+        uint32_t *order = malloc(list->count * sizeof *order);
+        o = order != NULL ? origin_with_room(NULL, list->count) : NULL;
+        if (o != NULL && sort_positions(list, order)) {
+            origin_fill(o, list, order);
+        } else {
+            list_origin_free(o);
+            o = NULL;
+        }
+        free(order);
+        if (o == NULL) {
+            return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+        }
     }
     list_origin_free(list->origin);
     list->origin = o;
     return PAIRTOK_OK;
-}
-
-static bool origin_has(const struct pairtok_list_origin *o, const unsigned char *hash)
-{
-    return o != NULL && o->count > 0 &&
-           bsearch(hash, o->hashes, o->count, sizeof *o->hashes, backend_hash_cmp) != NULL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -112,13 +161,6 @@ static pairtok_status check_record(const pairtok_record *r, size_t i, pairtok_er
     return PAIRTOK_OK;
 }
 
-static int by_list_hash(const void *a, const void *b, void *list)
-{
-    const pairtok_record *items = ((const pairtok_record_list *)list)->items;
-    return memcmp(items[*(const uint32_t *)a].token_hash, items[*(const uint32_t *)b].token_hash,
-                  PAIRTOK_HASH_LEN);
-}
-
 /* Validate every record and sort the list's positions by hash, refusing
  * two records of one hash. */
 static pairtok_status order_list(const pairtok_record_list *list, uint32_t *order,
@@ -129,9 +171,10 @@ static pairtok_status order_list(const pairtok_record_list *list, uint32_t *orde
         if (st != PAIRTOK_OK) {
             return st;
         }
-        order[i] = (uint32_t)i;
     }
-    qsort_r(order, list->count, sizeof *order, by_list_hash, (void *)list);
+    if (!sort_positions(list, order)) {
+        return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
     for (size_t i = 1; i < list->count; i++) {
         uint32_t a = order[i - 1], b = order[i];
         const char *hash = list->items[a].token_hash;
@@ -153,55 +196,48 @@ typedef struct save_job {
     uint32_t *order;
     bool *in_base;
     unsigned char (*removed)[BACKEND_HASH_BYTES];
-    struct pairtok_list_origin *next_origin;
+    struct pairtok_list_origin *next_origin; /* the list's, or a new one */
 } save_job;
 
-static bool list_has(const pairtok_record_list *list, const uint32_t *order, const char *hex)
-{
-    size_t lo = 0, hi = list->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(list->items[order[mid]].token_hash, hex, PAIRTOK_HASH_LEN);
-        if (c == 0) {
-            return true;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return false;
-}
-
-/* Which list records were loaded, and which loaded records the caller
- * took out of the list (in origin order, hence sorted). */
-static void classify(const pairtok_record_list *list, save_job *job)
+/* One walk through the list (in hash order) and its origin (sorted): which
+ * list records were loaded, and - when `removed` is not NULL - which loaded
+ * records the caller took out of the list.  Returns how many those are. */
+static size_t classify(const pairtok_record_list *list, const uint32_t *order, bool *in_base,
+                       unsigned char (*removed)[BACKEND_HASH_BYTES])
 {
     const struct pairtok_list_origin *o = list->origin;
-    for (size_t i = 0; i < list->count; i++) {
+    size_t loaded = o != NULL ? o->count : 0, i = 0, j = 0, gone = 0;
+    while (i < list->count || j < loaded) {
         unsigned char raw[BACKEND_HASH_BYTES];
-        sodium_hex2bin(raw, sizeof raw, list->items[i].token_hash, PAIRTOK_HASH_LEN, NULL, NULL,
-                       NULL);
-        job->in_base[i] = origin_has(o, raw);
-    }
-    size_t removed = 0;
-    for (size_t i = 0; o != NULL && i < o->count; i++) {
-        char hex[PAIRTOK_HASH_LEN + 1];
-        sodium_bin2hex(hex, sizeof hex, o->hashes[i], BACKEND_HASH_BYTES);
-        if (!list_has(list, job->order, hex)) {
-            memcpy(job->removed[removed++], o->hashes[i], BACKEND_HASH_BYTES);
+        int c = -1;
+        if (i < list->count) {
+            pt_hash_from_hex(raw, list->items[order[i]].token_hash);
+            c = j < loaded ? memcmp(raw, o->hashes[j], BACKEND_HASH_BYTES) : -1;
+        } else {
+            c = 1;
+        }
+        if (c <= 0) {
+            in_base[order[i++]] = c == 0;
+        }
+        if (c >= 0) {
+            if (c > 0 && removed != NULL) {
+                memcpy(removed[gone], o->hashes[j], BACKEND_HASH_BYTES);
+            }
+            gone += c > 0;
+            j++;
         }
     }
-    job->plan.removed_count = removed;
+    return gone;
 }
 
-static void job_free(save_job *job)
+static void job_free(save_job *job, const pairtok_record_list *list)
 {
     free(job->order);
     free(job->in_base);
     free(job->removed);
-    list_origin_free(job->next_origin);
+    if (job->next_origin != list->origin) {
+        list_origin_free(job->next_origin);
+    }
 }
 
 static pairtok_status plan_save(const pairtok_record_list *list, save_job *job, pairtok_error *err)
@@ -210,26 +246,31 @@ static pairtok_status plan_save(const pairtok_record_list *list, save_job *job, 
         return pt_fail(err, PAIRTOK_EINVAL, 0, "records: more than a store can hold");
     }
     size_t n = list->count ? list->count : 1;
-    size_t loaded = list->origin && list->origin->count ? list->origin->count : 1;
     job->order = malloc(n * sizeof *job->order);
     job->in_base = calloc(n, sizeof *job->in_base);
-    job->removed = malloc(loaded * sizeof *job->removed);
-    if (job->order == NULL || job->in_base == NULL || job->removed == NULL) {
+    if (job->order == NULL || job->in_base == NULL) {
         return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
     }
     pairtok_status st = order_list(list, job->order, err);
     if (st != PAIRTOK_OK) {
         return st;
     }
-    classify(list, job);
-    /* Made before the commit, so that nothing can fail after it. */
-    if (list->count > 0 && (job->next_origin = origin_of(list)) == NULL) {
+    size_t gone = list->origin != NULL ? classify(list, job->order, job->in_base, NULL) : 0;
+    job->removed = malloc((gone ? gone : 1) * sizeof *job->removed);
+    /* Room for the new origin is found before the commit, so that nothing
+     * can fail after it. */
+    job->next_origin = list->count > 0 ? origin_with_room(list->origin, list->count) : NULL;
+    if (job->removed == NULL || (list->count > 0 && job->next_origin == NULL)) {
         return pt_fail(err, PAIRTOK_ENOMEM, 0, "out of memory");
+    }
+    if (gone > 0) {
+        classify(list, job->order, job->in_base, job->removed);
     }
     job->plan.list = list;
     job->plan.order = job->order;
     job->plan.in_base = job->in_base;
     job->plan.removed = (const unsigned char(*)[BACKEND_HASH_BYTES])job->removed;
+    job->plan.removed_count = gone;
     return PAIRTOK_OK;
 }
 
@@ -253,10 +294,16 @@ pairtok_status pairtok_store_save(pairtok_store *store, pairtok_record_list *rec
         st = store_run_txn(store, BACKEND_WRITE_CREATE, NULL, 0, save_body, &job, err);
     }
     if (st == PAIRTOK_OK) {
-        list_origin_free(records->origin);
-        records->origin = job.next_origin;
-        job.next_origin = NULL;
+        /* The saved list is now what the caller has loaded. */
+        if (job.next_origin != NULL) {
+            origin_fill(job.next_origin, records, job.order);
+        }
+        if (job.next_origin != records->origin) {
+            list_origin_free(records->origin);
+            records->origin = job.next_origin;
+        }
+        job.next_origin = records->origin;
     }
-    job_free(&job);
+    job_free(&job, records);
     return st;
 }
