@@ -93,3 +93,14 @@ void tu_start_line_release(tu_start_line *s, int n)
     tu_start_line_ready(s, n);
     tu_start_line_go(s);
 }
+
+void tu_run_under_pg(char **argv)
+{
+    if (getenv("PAIRTOK_TEST_PG") != NULL) {
+        return;
+    }
+    const char *with_pg = getenv("PAIRTOK_WITH_PG") ? getenv("PAIRTOK_WITH_PG") : TU_WITH_PG;
+    execl(with_pg, with_pg, argv[0], (char *)NULL);
+    printf("not ok 1 - cannot run %s: %s (run from the source tree)\n", with_pg, strerror(errno));
+    exit(1);
+}

@@ -181,6 +181,12 @@ void tu_location_init(tu_location *loc);
 void tu_location_init_db(tu_location *loc);
 void tu_location_free(tu_location *loc);
 
+/* A database suite run without a server runs itself again under
+ * tests/pg/with-pg (PAIRTOK_WITH_PG overrides where that is): returns only
+ * when PAIRTOK_TEST_PG names a server. */
+#define TU_WITH_PG "tests/pg/with-pg"
+void tu_run_under_pg(char **argv);
+
 /* A start line for forked clients: each, once connected, says it is ready
  * and waits; the parent lets them all go at once, so that their calls
  * really overlap. */

@@ -48,7 +48,6 @@
 
 #include "testutil.h"
 
-#define WITH_PG "tests/pg/with-pg"
 #define PG_CTL "tests/pg/pg-ctl"
 
 /* How a forked client ends: exit statuses the parent tells apart. */
@@ -1019,14 +1018,7 @@ static void server_crash_mid_stream_uses_no_token_twice(void **state)
 int main(int argc, char **argv)
 {
     (void)argc;
-    if (getenv("PAIRTOK_TEST_PG") == NULL) {
-        /* Run again under a throwaway server. */
-        const char *with_pg = getenv("PAIRTOK_WITH_PG") ? getenv("PAIRTOK_WITH_PG") : WITH_PG;
-        execl(with_pg, with_pg, argv[0], (char *)NULL);
-        printf("not ok 1 - cannot run %s: %s (run from the source tree)\n", with_pg,
-               strerror(errno));
-        return 1;
-    }
+    tu_run_under_pg(argv);
     if (sodium_init() < 0) {
         return 1;
     }

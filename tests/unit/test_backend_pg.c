@@ -29,7 +29,6 @@
 #include "testutil.h"
 
 #define NOW 1764322500u
-#define WITH_PG "tests/pg/with-pg"
 
 /* ---------------------------------------------------------------------- */
 /* The admin connection.                                                  */
@@ -1794,14 +1793,7 @@ static void check_reports_rows_that_break_the_format(void **state)
 int main(int argc, char **argv)
 {
     (void)argc;
-    if (getenv("PAIRTOK_TEST_PG") == NULL) {
-        /* Run again under a throwaway server. */
-        const char *with_pg = getenv("PAIRTOK_WITH_PG") ? getenv("PAIRTOK_WITH_PG") : WITH_PG;
-        execl(with_pg, with_pg, argv[0], (char *)NULL);
-        printf("not ok 1 - cannot run %s: %s (run from the source tree)\n", with_pg,
-               strerror(errno));
-        return 1;
-    }
+    tu_run_under_pg(argv);
     if (sodium_init() < 0) {
         return 1;
     }
