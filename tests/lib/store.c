@@ -280,3 +280,32 @@ int tu_bind(const pairtok_record *rec, void *ctx)
     }
     return c->result;
 }
+
+pairtok_store *tu_where_open(tu_where *w, const char *tag, const pairtok_options *opts)
+{
+    memset(w, 0, sizeof *w);
+    w->on_db = tu_backend_is_db();
+    if (w->on_db) {
+        tu_location_init(&w->db);
+        return tu_open_with(w->db.location, opts);
+    }
+    tu_site_init(&w->site, tag, "etc");
+    if (opts != NULL) {
+        w->site.opts = *opts;
+    }
+    return tu_open(&w->site);
+}
+
+void tu_where_free(tu_where *w)
+{
+    if (w->on_db) {
+        tu_location_free(&w->db);
+    } else {
+        tu_site_free(&w->site);
+    }
+}
+
+const char *tu_where_location(const tu_where *w)
+{
+    return w->on_db ? w->db.location : w->site.path;
+}

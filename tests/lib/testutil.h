@@ -181,6 +181,19 @@ void tu_location_init(tu_location *loc);
 void tu_location_init_db(tu_location *loc);
 void tu_location_free(tu_location *loc);
 
+/* Where a test that may run on either backend keeps its store: a site
+ * (store in <root>/etc, `opts` its options) on the file store, or a schema
+ * of its own when tu_backend_is_db(). */
+typedef struct tu_where {
+    tu_site site;
+    tu_location db;
+    bool on_db;
+} tu_where;
+pairtok_store *tu_where_open(tu_where *w, const char *tag, const pairtok_options *opts);
+void tu_where_free(tu_where *w);
+/* What pairtok_store_open takes for it. */
+const char *tu_where_location(const tu_where *w);
+
 /* A database suite run without a server runs itself again under
  * tests/pg/with-pg (PAIRTOK_WITH_PG overrides where that is): returns only
  * when PAIRTOK_TEST_PG names a server. */

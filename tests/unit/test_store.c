@@ -30,23 +30,14 @@
 #define HASH_A "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 typedef struct fixture {
-    tu_site site;   /* the store is <root>/etc/pair-tokens.toml */
-    tu_location db; /* or a database schema */
-    bool on_db;
+    tu_where at; /* <root>/etc/pair-tokens.toml, or a schema (the shared tests) */
     pairtok_store *store;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->on_db = tu_backend_is_db();
-    if (f->on_db) {
-        tu_location_init(&f->db);
-        f->store = tu_open_with(f->db.location, NULL);
-    } else {
-        tu_site_init(&f->site, "store", "etc");
-        f->store = tu_open(&f->site);
-    }
+    f->store = tu_where_open(&f->at, "store", NULL);
     *state = f;
     return 0;
 }
@@ -55,27 +46,17 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     pairtok_store_close(f->store);
-    if (f->on_db) {
-        tu_location_free(&f->db);
-    } else {
-        tu_site_free(&f->site);
-    }
+    tu_where_free(&f->at);
     free(f);
     return 0;
-}
-
-/* What pairtok_store_open takes for the fixture's store. */
-static const char *location(const fixture *f)
-{
-    return f->on_db ? f->db.location : f->site.path;
 }
 
 /* The store's content, to compare before and after a call that must change
  * nothing: the file's bytes, or the records as one text. */
 static char *snapshot(fixture *f)
 {
-    if (!f->on_db) {
-        char *text = tu_read_file(f->site.path).data;
+    if (!f->at.on_db) {
+        char *text = tu_read_file(f->at.site.path).data;
         return text != NULL ? text : strdup("");
     }
     pairtok_record_list list = {0};
@@ -96,8 +77,8 @@ static char *snapshot(fixture *f)
 /* Write the store by hand (creating etc/ 0700). */
 static void write_store(const fixture *f, const char *text, mode_t mode)
 {
-    mkdir(f->site.dir, 0700);
-    tu_write_file(f->site.path, text, strlen(text), mode);
+    mkdir(f->at.site.dir, 0700);
+    tu_write_file(f->at.site.path, text, strlen(text), mode);
 }
 
 static void issue_ok(fixture *f, const char *principal, const char *label, uint32_t ttl,
@@ -131,7 +112,7 @@ static void save_load_round_trip_with_label(void **state)
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
 
     pairtok_store *other;
-    assert_int_equal(pairtok_store_open(location(f), NULL, &other, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(tu_where_location(&f->at), NULL, &other, &err), PAIRTOK_OK);
     pairtok_record_list back = {0};
     assert_int_equal(pairtok_store_load(other, &back, &err), PAIRTOK_OK);
     assert_int_equal(back.count, 2);
@@ -155,7 +136,7 @@ static void missing_and_blank_files_are_empty(void **state)
     pairtok_error err;
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
-    assert_false(tu_exists(f->site.dir)); /* reading creates nothing */
+    assert_false(tu_exists(f->at.site.dir)); /* reading creates nothing */
     write_store(f, "  \n\t\n# only a comment\n", 0600);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 0);
@@ -188,7 +169,7 @@ static void written_file_has_seed_format(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", "phone", 300, NOW, token);
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     char hash[65];
     pairtok_hash_token(token, hash);
     char want[512];
@@ -212,16 +193,16 @@ static void assert_refused_unchanged(fixture *f, const char *text, pairtok_statu
     if (strstr(err.message, fragment) == NULL) {
         fail_msg("message '%s' lacks '%s'", err.message, fragment);
     }
-    assert_non_null(strstr(err.message, f->site.path));
+    assert_non_null(strstr(err.message, f->at.site.path));
     char token[33];
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err), want);
     assert_string_equal(token, "");
     size_t removed;
     assert_int_equal(pairtok_prune_at(f->store, &removed, NOW + 99999, &err), want);
-    char *after = tu_read_file(f->site.path).data;
+    char *after = tu_read_file(f->at.site.path).data;
     assert_string_equal(after, text);
     free(after);
-    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
+    assert_int_equal(tu_count_entries(f->at.site.dir, ".tmp-"), 0);
 }
 
 static void malformed_files_are_refused_with_line_col_and_unchanged(void **state)
@@ -283,14 +264,14 @@ static void unknown_keys_and_subtables_survive_issue_and_redeem(void **state)
     write_store(f, text, 0600);
     char t2[33];
     issue_ok(f, "dave", NULL, 300, NOW, t2);
-    char *after = tu_read_file(f->site.path).data;
+    char *after = tu_read_file(f->at.site.path).data;
     assert_non_null(strstr(after, "owner = \"ops\""));
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "[pair_token.limits]\ndevices = 1"));
     free(after);
     pairtok_error err;
     assert_int_equal(redeem(f, t2, NOW + 1, NULL, &err), PAIRTOK_OK);
-    after = tu_read_file(f->site.path).data;
+    after = tu_read_file(f->at.site.path).data;
     assert_non_null(strstr(after, "owner = \"ops\""));
     assert_non_null(strstr(after, "scope = \"read-only\""));
     assert_non_null(strstr(after, "devices = 1"));
@@ -318,7 +299,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
 
     /* What is left, read back by a fresh handle, in file order. */
     pairtok_store *fresh;
-    assert_int_equal(pairtok_store_open(f->site.path, NULL, &fresh, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->at.site.path, NULL, &fresh, &err), PAIRTOK_OK);
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(fresh, &list, &err), PAIRTOK_OK);
     assert_int_equal(list.count, 2);
@@ -327,7 +308,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
     assert_string_equal(list.items[1].principal, "carol");
     assert_string_equal(list.items[1].label, "caf\xc3\xa9");
     pairtok_record_list_free(&list);
-    char *after = tu_read_file(f->site.path).data;
+    char *after = tu_read_file(f->at.site.path).data;
     const char *owner = strstr(after, "owner = \"ops\"");
     const char *site = strstr(after, "[meta]\nsite = \"x\"");
     const char *scope = strstr(after, "scope = \"ro\"\n\n[pair_token.limits]\ndevices = 1\n");
@@ -336,7 +317,7 @@ static void mixed_document_keeps_everything_not_redeemed(void **state)
     free(after);
 
     assert_int_equal(pairtok_redeem_at(fresh, t2, NULL, NULL, NULL, NOW + 2, &err), PAIRTOK_OK);
-    after = tu_read_file(f->site.path).data;
+    after = tu_read_file(f->at.site.path).data;
     assert_null(strstr(after, "scope"));
     assert_null(strstr(after, "devices"));
     assert_non_null(strstr(after, "[meta]\nsite = \"x\""));
@@ -388,7 +369,7 @@ static void many_records_read_back_exactly(void **state)
     pairtok_record_list_free(&list);
     char token[33];
     issue_ok(f, "zed", NULL, 300, NOW, token);
-    char *after = tu_read_file(f->site.path).data;
+    char *after = tu_read_file(f->at.site.path).data;
     assert_memory_equal(after, text, len);
     assert_true(strncmp(after + len, "\n[[pair_token]]\n", 16) == 0);
     free(after);
@@ -419,18 +400,19 @@ static void created_file_is_0600_and_dirs_0700(void **state)
 {
     fixture *f = *state;
     pairtok_store_close(f->store);
-    snprintf(f->site.path, sizeof f->site.path, "%s/a/b/etc/pair-tokens.toml", f->site.root);
+    snprintf(f->at.site.path, sizeof f->at.site.path, "%s/a/b/etc/pair-tokens.toml",
+             f->at.site.root);
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->site.path, NULL, &f->store, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->at.site.path, NULL, &f->store, &err), PAIRTOK_OK);
     mode_t old = umask(0);
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
     umask(old);
-    assert_int_equal(tu_mode(f->site.path), 0600);
-    assert_int_equal(tu_mode(tu_join(f->site.root, "a")), 0700);
-    assert_int_equal(tu_mode(tu_join(f->site.root, "a/b/etc")), 0700);
+    assert_int_equal(tu_mode(f->at.site.path), 0600);
+    assert_int_equal(tu_mode(tu_join(f->at.site.root, "a")), 0700);
+    assert_int_equal(tu_mode(tu_join(f->at.site.root, "a/b/etc")), 0700);
     char lock[4200];
-    snprintf(lock, sizeof lock, "%s.lock", f->site.path);
+    snprintf(lock, sizeof lock, "%s.lock", f->at.site.path);
     assert_int_equal(tu_mode(lock), 0600);
 }
 
@@ -445,20 +427,20 @@ static void group_readable_store_is_refused_with_chmod_hint(void **state)
     char token[33];
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err),
                      PAIRTOK_EUNSAFE);
-    assert_int_equal(tu_mode(f->site.path), 0640);
+    assert_int_equal(tu_mode(f->at.site.path), 0640);
 }
 
 static void writable_directory_is_refused(void **state)
 {
     fixture *f = *state;
     write_store(f, "", 0600);
-    chmod(f->site.dir, 0777);
+    chmod(f->at.site.dir, 0777);
     char token[33];
     pairtok_error err;
     assert_int_equal(pairtok_issue_at(f->store, "alice", NULL, 60, token, NULL, NOW, &err),
                      PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "chmod go-w"));
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     assert_string_equal(text, "");
     free(text);
 }
@@ -466,27 +448,27 @@ static void writable_directory_is_refused(void **state)
 static void symlink_fifo_directory_and_hard_link_are_refused(void **state)
 {
     fixture *f = *state;
-    mkdir(f->site.dir, 0700);
-    const char *real = tu_join(f->site.root, "real.toml");
+    mkdir(f->at.site.dir, 0700);
+    const char *real = tu_join(f->at.site.root, "real.toml");
     tu_write_file(real, "", 0, 0600);
     pairtok_record_list list = {0};
     pairtok_error err;
 
-    assert_int_equal(symlink(real, f->site.path), 0);
+    assert_int_equal(symlink(real, f->at.site.path), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "symbolic link"));
-    unlink(f->site.path);
+    unlink(f->at.site.path);
 
-    assert_int_equal(mkfifo(f->site.path, 0600), 0);
+    assert_int_equal(mkfifo(f->at.site.path, 0600), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "not a regular file"));
-    unlink(f->site.path);
+    unlink(f->at.site.path);
 
-    assert_int_equal(mkdir(f->site.path, 0700), 0);
+    assert_int_equal(mkdir(f->at.site.path, 0700), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
-    rmdir(f->site.path);
+    rmdir(f->at.site.path);
 
-    assert_int_equal(link(real, f->site.path), 0);
+    assert_int_equal(link(real, f->at.site.path), 0);
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "hard links"));
 }
@@ -495,7 +477,7 @@ static void oversize_store_is_refused_before_reading(void **state)
 {
     fixture *f = *state;
     write_store(f, "", 0600);
-    assert_int_equal(truncate(f->site.path, (off_t)PAIRTOK_FILE_MAX + 1), 0);
+    assert_int_equal(truncate(f->at.site.path, (off_t)PAIRTOK_FILE_MAX + 1), 0);
     pairtok_record_list list = {0};
     pairtok_error err;
     assert_int_equal(pairtok_store_load(f->store, &list, &err), PAIRTOK_EUNSAFE);
@@ -516,7 +498,7 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    char *before = tu_read_file(f->site.path).data;
+    char *before = tu_read_file(f->at.site.path).data;
     pt_sys broken = pt_sys_default;
     broken.renameat = fail_rename;
     pt_set_sys(f->store, &broken);
@@ -527,8 +509,8 @@ static void failed_save_leaves_no_temp_file_and_old_bytes(void **state)
     assert_int_equal(err.sys_errno, ENOSPC);
     assert_non_null(strstr(err.message, "rename"));
     assert_string_equal(t2, "");
-    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
-    char *after = tu_read_file(f->site.path).data;
+    assert_int_equal(tu_count_entries(f->at.site.dir, ".tmp-"), 0);
+    char *after = tu_read_file(f->at.site.path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -541,13 +523,14 @@ static void stale_temp_file_is_removed_by_next_writer(void **state)
     fixture *f = *state;
     char token[33];
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    tu_write_file(tu_join(f->site.dir, ".pair-tokens.toml.tmp-0123456789abcdef"), "junk", 4, 0600);
+    tu_write_file(tu_join(f->at.site.dir, ".pair-tokens.toml.tmp-0123456789abcdef"), "junk", 4,
+                  0600);
     size_t problems;
     pairtok_error err;
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 1);
     issue_ok(f, "alice", NULL, 300, NOW, token);
-    assert_int_equal(tu_count_entries(f->site.dir, ".tmp-"), 0);
+    assert_int_equal(tu_count_entries(f->at.site.dir, ".tmp-"), 0);
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 0);
 }
@@ -624,7 +607,8 @@ static void per_principal_and_total_caps(void **state)
 
     pairtok_options opts = {.max_total = 1};
     pairtok_store *small;
-    assert_int_equal(pairtok_store_open(location(f), &opts, &small, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(tu_where_location(&f->at), &opts, &small, &err),
+                     PAIRTOK_OK);
     assert_int_equal(pairtok_issue_at(small, "carol", NULL, 60, token, NULL, NOW + 60, &err),
                      PAIRTOK_ELIMIT);
     assert_non_null(strstr(err.message, "total cap (1)"));
@@ -675,10 +659,10 @@ static void redeem_is_single_use_and_refusals_look_alike(void **state)
      * (and to issue's bounded batches). */
     pairtok_record_list list = {0};
     assert_int_equal(pairtok_store_load(f->store, &list, &e1), PAIRTOK_OK);
-    assert_int_equal(list.count, f->on_db ? 1 : 0);
+    assert_int_equal(list.count, f->at.on_db ? 1 : 0);
     pairtok_record_list_free(&list);
-    if (!f->on_db) {
-        char *text = tu_read_file(f->site.path).data;
+    if (!f->at.on_db) {
+        char *text = tu_read_file(f->at.site.path).data;
         assert_string_equal(text, "");
         free(text);
     }
@@ -706,11 +690,11 @@ static void redeem_on_missing_store_creates_nothing(void **state)
     pairtok_error err;
     assert_int_equal(redeem(f, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NOW, NULL, &err),
                      PAIRTOK_EDENIED);
-    assert_false(tu_exists(f->site.dir));
-    mkdir(f->site.dir, 0700);
+    assert_false(tu_exists(f->at.site.dir));
+    mkdir(f->at.site.dir, 0700);
     assert_int_equal(redeem(f, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NOW, NULL, &err),
                      PAIRTOK_EDENIED);
-    assert_int_equal(tu_count_entries(f->site.dir, "pair-tokens"), 0);
+    assert_int_equal(tu_count_entries(f->at.site.dir, "pair-tokens"), 0);
 }
 
 static void over_long_lifetime_is_never_redeemable(void **state)
@@ -764,10 +748,10 @@ static void two_handles_in_one_process_serialise(void **state)
     pairtok_options quick = {.lock_timeout_ms = 50};
     pairtok_store *second;
     pairtok_error err;
-    assert_int_equal(pairtok_store_open(f->site.path, &quick, &second, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(f->at.site.path, &quick, &second, &err), PAIRTOK_OK);
     /* Hold the lock the way another handle would: its own open file
      * description of the lock file. */
-    int fd = open(f->site.lock, O_RDWR | O_CLOEXEC);
+    int fd = open(f->at.site.lock, O_RDWR | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
     assert_int_equal(pairtok_redeem_at(second, token, NULL, NULL, NULL, NOW, &err), PAIRTOK_EBUSY);
@@ -789,12 +773,12 @@ static void cache_notices_outside_edits(void **state)
     issue_ok(f, "alice", NULL, 300, NOW, token);
     /* Replace the file behind the handle's back, as an editor does: same
      * size, new file renamed over it. */
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     char *p = strstr(text, "alice");
     memcpy(p, "alicf", 5);
-    const char *edited = tu_join(f->site.dir, "edited.toml");
+    const char *edited = tu_join(f->at.site.dir, "edited.toml");
     tu_write_file(edited, text, strlen(text), 0600);
-    assert_int_equal(rename(edited, f->site.path), 0);
+    assert_int_equal(rename(edited, f->at.site.path), 0);
     free(text);
     pairtok_record rec;
     pairtok_error err;
@@ -879,8 +863,8 @@ static void save_refuses_invalid_records_and_duplicates(void **state)
     list.count = 1;
     strcpy(list.items[0].principal, "x y");
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_EINVAL);
-    if (!f->on_db) {
-        assert_false(tu_exists(f->site.path));
+    if (!f->at.on_db) {
+        assert_false(tu_exists(f->at.site.path));
     }
     char *text = snapshot(f);
     assert_string_equal(text, "");
@@ -901,7 +885,7 @@ static void save_updates_changed_records_and_keeps_their_unknown_keys(void **sta
     pairtok_error err;
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
     pairtok_record_list_free(&list);
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     assert_non_null(strstr(text, "scope = \"ro\""));
     assert_non_null(strstr(text, "principal = \"bob\""));
     assert_non_null(strstr(text, "label = \"new label\""));

@@ -30,24 +30,15 @@
 #define NOW 1764322500u
 
 typedef struct fixture {
-    tu_site site;   /* the store is <root>/etc/pair-tokens.toml */
-    tu_location db; /* or a database schema (the shared tests) */
-    bool on_db;
+    tu_where at; /* <root>/etc/pair-tokens.toml, or a schema (the shared tests) */
     pairtok_store *store;
 } fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->on_db = tu_backend_is_db();
-    if (f->on_db) {
-        tu_location_init(&f->db);
-        f->store = tu_open_with(f->db.location, NULL);
-    } else {
-        tu_site_init(&f->site, "safety", "etc");
-        f->site.opts.lock_timeout_ms = 200;
-        f->store = tu_open(&f->site);
-    }
+    pairtok_options quick = {.lock_timeout_ms = 200};
+    f->store = tu_where_open(&f->at, "safety", &quick);
     *state = f;
     return 0;
 }
@@ -56,11 +47,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     pairtok_store_close(f->store);
-    if (f->on_db) {
-        tu_location_free(&f->db);
-    } else {
-        tu_site_free(&f->site);
-    }
+    tu_where_free(&f->at);
     free(f);
     return 0;
 }
@@ -69,8 +56,7 @@ static pairtok_store *second_handle(const fixture *f)
 {
     pairtok_store *s;
     pairtok_error err;
-    const char *where = f->on_db ? f->db.location : f->site.path;
-    assert_int_equal(pairtok_store_open(where, NULL, &s, &err), PAIRTOK_OK);
+    assert_int_equal(pairtok_store_open(tu_where_location(&f->at), NULL, &s, &err), PAIRTOK_OK);
     return s;
 }
 
@@ -204,8 +190,8 @@ static void hand_built_list_adds_once(void **state)
 
 static void write_store(const fixture *f, const char *text)
 {
-    mkdir(tu_join(f->site.root, "etc"), 0700);
-    tu_write_file(f->site.path, text, strlen(text), 0600);
+    mkdir(tu_join(f->at.site.root, "etc"), 0700);
+    tu_write_file(f->at.site.path, text, strlen(text), 0600);
 }
 
 static void write_twins(const fixture *f, const char *token)
@@ -249,7 +235,7 @@ static void death_in_bind_reserves_every_copy(void **state)
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 7);
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     assert_int_equal(occurrences(text, "reserved_at_epoch"), 2);
     free(text);
     pairtok_error err;
@@ -266,7 +252,7 @@ static void two_phase_redeem_deletes_every_copy(void **state)
     write_twins(f, t);
     pairtok_error err;
     assert_int_equal(pairtok_redeem_at(f->store, t, tu_bind, NULL, NULL, NOW, &err), PAIRTOK_OK);
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     assert_int_equal(occurrences(text, hash_of(t)), 0);
     free(text);
 }
@@ -298,7 +284,7 @@ static void save_collapses_stored_duplicates(void **state)
     pairtok_error err;
     assert_int_equal(pairtok_record_list_append(&list, &rec, &err), PAIRTOK_OK);
     assert_int_equal(pairtok_store_save(f->store, &list, &err), PAIRTOK_OK);
-    char *text = tu_read_file(f->site.path).data;
+    char *text = tu_read_file(f->at.site.path).data;
     assert_int_equal(occurrences(text, hash_of(t)), 1);
     free(text);
     pairtok_record_list_free(&list);
@@ -410,7 +396,7 @@ static void failed_clock_fails_the_call(void **state)
     fixture *f = *state;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, (uint64_t)time(NULL), t);
-    char *before = tu_read_file(f->site.path).data;
+    char *before = tu_read_file(f->at.site.path).data;
     pt_sys sys = pt_sys_default;
     sys.clock_gettime = jumping_clock;
     fail_clock = 1;
@@ -427,7 +413,7 @@ static void failed_clock_fails_the_call(void **state)
     assert_int_equal(pairtok_list(f->store, NULL, &list, &err), PAIRTOK_EIO);
     fail_clock = 0;
     pt_set_sys(f->store, NULL);
-    char *after = tu_read_file(f->site.path).data;
+    char *after = tu_read_file(f->at.site.path).data;
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -443,11 +429,11 @@ static void hard_linked_lock_file_is_refused_and_not_chmodded(void **state)
     fixture *f = *state;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, NOW, t);
-    const char *victim = tu_join(f->site.root, "victim");
+    const char *victim = tu_join(f->at.site.root, "victim");
     static const char mine[] = "not yours to chmod\n";
     tu_write_file(victim, mine, sizeof mine - 1, 0644);
-    assert_int_equal(unlink(f->site.lock), 0);
-    assert_int_equal(link(victim, f->site.lock), 0);
+    assert_int_equal(unlink(f->at.site.lock), 0);
+    assert_int_equal(link(victim, f->at.site.lock), 0);
     pairtok_error err;
     assert_int_equal(pairtok_redeem_at(f->store, t, NULL, NULL, NULL, NOW, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "hard links"));
@@ -465,20 +451,20 @@ static void unsafe_lock_files_are_reported_by_check(void **state)
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 0);
 
-    assert_int_equal(chmod(f->site.lock, 0644), 0);
+    assert_int_equal(chmod(f->at.site.lock, 0644), 0);
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 1);
     assert_int_equal(pairtok_redeem_at(f->store, t, NULL, NULL, NULL, NOW, &err), PAIRTOK_EUNSAFE);
     assert_non_null(strstr(err.message, "chmod 600"));
-    assert_int_equal(tu_mode(f->site.lock) & 07777, 0644);
+    assert_int_equal(tu_mode(f->at.site.lock) & 07777, 0644);
 
-    assert_int_equal(unlink(f->site.lock), 0);
-    assert_int_equal(symlink(f->site.path, f->site.lock), 0);
+    assert_int_equal(unlink(f->at.site.lock), 0);
+    assert_int_equal(symlink(f->at.site.path, f->at.site.lock), 0);
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 1);
 
-    assert_int_equal(unlink(f->site.lock), 0);
-    assert_int_equal(mkfifo(f->site.lock, 0600), 0);
+    assert_int_equal(unlink(f->at.site.lock), 0);
+    assert_int_equal(mkfifo(f->at.site.lock, 0600), 0);
     assert_int_equal(pairtok_check_at(f->store, NULL, NULL, &problems, NOW, &err), PAIRTOK_OK);
     assert_int_equal(problems, 1);
     assert_int_equal(pairtok_redeem_at(f->store, t, NULL, NULL, NULL, NOW, &err), PAIRTOK_EUNSAFE);
@@ -529,7 +515,7 @@ static void busy_message_does_not_invite_deleting_the_lock(void **state)
     fixture *f = *state;
     char t[PAIRTOK_TOKEN_LEN + 1];
     issue_at(f->store, "alice", NULL, NOW, t);
-    int fd = open(f->site.lock, O_RDWR | O_CLOEXEC);
+    int fd = open(f->at.site.lock, O_RDWR | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(flock(fd, LOCK_EX), 0);
     pairtok_error err;
