@@ -480,6 +480,18 @@ typedef struct remove_ctx {
     size_t *removed;
 } remove_ctx;
 
+/* Is list item i a copy (same hash) of an earlier one?  Selections that
+ * need it are one principal's or one id prefix's: a handful of records. */
+static bool copy_of_earlier(const pairtok_record_list *list, size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(list->items[i].token_hash, list->items[j].token_hash) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* How many different tokens the selection holds: a store may hold copies of
  * one token (a hand edit), and revoking by a full id removes them all. */
 static pairtok_status distinct_tokens(pairtok_store *s, const backend_sel *sel, size_t *n,
@@ -489,11 +501,7 @@ static pairtok_status distinct_tokens(pairtok_store *s, const backend_sel *sel, 
     pairtok_status st = s->backend->ops->read(s->backend, sel, &found, err);
     *n = 0;
     for (size_t i = 0; st == PAIRTOK_OK && i < found.count; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++) {
-            seen = strcmp(found.items[i].token_hash, found.items[j].token_hash) == 0;
-        }
-        *n += !seen;
+        *n += !copy_of_earlier(&found, i);
     }
     pairtok_record_list_free(&found);
     return st;
@@ -509,11 +517,7 @@ static void announce_removal(const pairtok_store *s, const backend_sel *sel, uin
         return;
     }
     for (size_t i = 0; i < gone->count; i++) {
-        bool repeat = false;
-        for (size_t j = 0; j < i && !repeat; j++) {
-            repeat = strcmp(gone->items[i].token_hash, gone->items[j].token_hash) == 0;
-        }
-        if (!repeat) {
+        if (!copy_of_earlier(gone, i)) {
             audit_emit(s, PAIRTOK_EVENT_REVOKE, now, &gone->items[i], 1);
         }
     }
