@@ -211,6 +211,10 @@ struct backend {
     /* The location for messages and pairtok_store_path(): the path, or the
      * URI with any password replaced by "****". */
     char display[PAIRTOK_PATH_MAX];
+    /* Expired records a take or a consuming settle deleted besides the
+     * token (a file store prunes in the same write); store.c zeroes it
+     * before those verbs and reports them as a prune event. */
+    size_t pruned_by_redeem;
 };
 
 /* Constructors: each parses `location` (no I/O beyond what it must), or

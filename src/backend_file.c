@@ -395,6 +395,25 @@ static pairtok_status match_and_export(file_backend *f, const unsigned char *has
     return rec_export(doc_at(doc, *index), out, err);
 }
 
+static bool is_copy_of(const srec *rec, const void *hash)
+{
+    return memcmp(rec->hash, hash, HASH_BYTES) == 0;
+}
+
+/* Delete what find_match marked: the token's copies and expired records,
+ * which are counted as pruned for the audit. */
+static void remove_marked(file_backend *f, const unsigned char *hash)
+{
+    sdoc *doc = f->txn.ref.doc;
+    size_t copies = 0;
+    for (size_t i = 0; i < doc_count(doc); i++) {
+        copies += is_copy_of(doc_at(doc, i), hash);
+    }
+    size_t removed = doc_remove_where(doc, rec_is_gone, NULL);
+    f->base.pruned_by_redeem += removed > copies ? removed - copies : 0;
+    f->txn.ref.dirty = true;
+}
+
 static pairtok_status file_take(backend *b, const unsigned char hash[BACKEND_HASH_BYTES],
                                 uint64_t now, pairtok_record *out, bool *found, pairtok_error *err)
 {
@@ -402,15 +421,9 @@ static pairtok_status file_take(backend *b, const unsigned char hash[BACKEND_HAS
     size_t index;
     pairtok_status st = match_and_export(f, hash, now, out, &index, found, err);
     if (st == PAIRTOK_OK && *found) {
-        f->txn.ref.dirty = true;
-        doc_remove_where(f->txn.ref.doc, rec_is_gone, NULL);
+        remove_marked(f, hash);
     }
     return st;
-}
-
-static bool is_copy_of(const srec *rec, const void *hash)
-{
-    return memcmp(rec->hash, hash, HASH_BYTES) == 0;
 }
 
 static pairtok_status file_reserve(backend *b, const unsigned char hash[BACKEND_HASH_BYTES],
@@ -460,7 +473,7 @@ static pairtok_status file_settle(backend *b, const unsigned char hash[BACKEND_H
     if (*found) {
         f->txn.ref.dirty = true;
         if (consume) {
-            doc_remove_where(doc, rec_is_gone, NULL);
+            remove_marked(f, hash);
         }
     }
     return PAIRTOK_OK;

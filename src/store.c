@@ -343,6 +343,16 @@ typedef struct redeem_ctx {
     uint64_t now; /* of the transaction, for the events */
 } redeem_ctx;
 
+/* A redeem's committed event, after the prune event of expired records
+ * the same write removed. */
+static void announce_redeem(const pairtok_store *s, pairtok_event_kind kind, const redeem_ctx *r)
+{
+    if (s->backend->pruned_by_redeem > 0) {
+        audit_emit(s, PAIRTOK_EVENT_PRUNE, r->now, NULL, s->backend->pruned_by_redeem);
+    }
+    audit_emit(s, kind, r->now, &r->matched, 1);
+}
+
 /* After a failed bind: take the mark off, so the token is redeemable
  * again. */
 static pairtok_status release(pairtok_store *s, redeem_ctx *r, pairtok_error *err)
@@ -371,12 +381,13 @@ static pairtok_status consume(pairtok_store *s, redeem_ctx *r, pairtok_error *er
 {
     const backend_ops *ops = s->backend->ops;
     bool found;
+    s->backend->pruned_by_redeem = 0;
     pairtok_status st = ops->settle(s->backend, r->hash, r->rid, true, &found, err);
     if (st == PAIRTOK_OK) {
         st = ops->commit(s->backend, err);
     }
     if (st == PAIRTOK_OK) {
-        audit_emit(s, PAIRTOK_EVENT_REDEEM, r->now, &r->matched, 1);
+        announce_redeem(s, PAIRTOK_EVENT_REDEEM, r);
     }
     if (st != PAIRTOK_OK && err != NULL) {
         char cause[PAIRTOK_MESSAGE_MAX];
@@ -400,6 +411,7 @@ static pairtok_status redeem_body(pairtok_store *s, uint64_t now, bool exists, v
     pairtok_record_clear(&r->matched);
     r->now = now;
     pairtok_status st = PAIRTOK_OK;
+    s->backend->pruned_by_redeem = 0;
     if (exists) {
         st = r->bind == NULL
                  ? ops->take(s->backend, r->hash, now, &r->matched, &found, err)
@@ -416,8 +428,7 @@ static pairtok_status redeem_body(pairtok_store *s, uint64_t now, bool exists, v
     if (st != PAIRTOK_OK) {
         return st;
     }
-    audit_emit(s, r->bind == NULL ? PAIRTOK_EVENT_REDEEM : PAIRTOK_EVENT_RESERVE, now, &r->matched,
-               1);
+    announce_redeem(s, r->bind == NULL ? PAIRTOK_EVENT_REDEEM : PAIRTOK_EVENT_RESERVE, r);
     if (r->bind == NULL) {
         return st;
     }

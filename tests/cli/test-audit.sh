@@ -27,13 +27,14 @@ every_command()
     local a b c id
     a=$(ptl issue alice --label "alice's \"phone\"")
     b=$(ptl issue bob)
-    c=$(ptl issue carol --ttl 1s)
     printf '%s\n' "$a" | ptl redeem >/dev/null
     run ptl redeem "$a"
     expect_rc 1
     id=$(sha256 "$b" | cut -c1-12)
     ptl revoke "$id" >/dev/null
     ptl revoke --principal nobody >/dev/null
+    # Issued last: a redeem after its expiry would prune it (and say so).
+    c=$(ptl issue carol --ttl 1s)
     sleep 1.1
     ptl prune >/dev/null
     expect_eq "$(wc -l <"$(log_path)")" 7
@@ -43,14 +44,14 @@ every_command()
     expect_eq "$(field 0 id)" "$(sha256 "$a" | cut -c1-12)"
     expect_eq "$(field 0 count)" 1
     expect_match "$(field 0 time)" '^[0-9]+$'
-    expect_eq "$(field 2 principal)" carol
-    expect_eq "$(field 3 event)" redeem
-    expect_eq "$(field 3 principal)" alice
+    expect_eq "$(field 5 principal)" carol
+    expect_eq "$(field 2 event)" redeem
+    expect_eq "$(field 2 principal)" alice
     # A refusal says nothing about why: no id, principal or label.
-    expect_eq "$(sed -n 5p "$(log_path)" | sed 's/"time":[0-9]*/"time":T/')" \
+    expect_eq "$(sed -n 4p "$(log_path)" | sed 's/"time":[0-9]*/"time":T/')" \
         '{"time":T,"event":"redeem_refused","count":1}'
-    expect_eq "$(field 5 event)" revoke
-    expect_eq "$(field 5 id)" "$id"
+    expect_eq "$(field 4 event)" revoke
+    expect_eq "$(field 4 id)" "$id"
     expect_eq "$(field 6 event)" prune
     expect_eq "$(field 6 count)" 1
     # Never a raw token, and the log is the user's alone.

@@ -189,6 +189,23 @@ static void revoke_reports_each_token_and_prune_the_count(void **state)
     assert_int_equal(f->n, 0);
 }
 
+/* A file store prunes expired records in a redeem's write: that prune is
+ * reported, before the redeem. */
+static void redeem_reports_what_it_pruned(void **state)
+{
+    fixture *f = *state;
+    char old[PAIRTOK_TOKEN_LEN + 1], t[PAIRTOK_TOKEN_LEN + 1];
+    issue(f, "hank", NULL, NOW, t);
+    /* Expired at NOW; issued after hank's, whose issue would prune it. */
+    issue(f, "gina", NULL, NOW - 1000, old);
+    f->n = 0;
+    pairtok_error err;
+    assert_int_equal(pairtok_redeem_at(f->store, t, NULL, NULL, NULL, NOW, &err), PAIRTOK_OK);
+    assert_int_equal(f->n, 2);
+    expect(&f->events[0], PAIRTOK_EVENT_PRUNE, NOW, NULL, NULL, NULL, 1);
+    expect(&f->events[1], PAIRTOK_EVENT_REDEEM, NOW, t, "hank", NULL, 1);
+}
+
 static void failures_report_nothing(void **state)
 {
     fixture *f = *state;
@@ -215,6 +232,7 @@ int main(void)
         SHARED(two_phase_redeem_reports_reserve_release_redeem),
         SHARED(revoke_reports_each_token_and_prune_the_count),
         SHARED(failures_report_nothing),
+        TU_FILE_TEST(redeem_reports_what_it_pruned, setup, teardown),
     };
     return tu_run_group("audit", tests, sizeof tests / sizeof tests[0]);
 }
