@@ -124,6 +124,20 @@ typedef struct backend_save {
     size_t removed_count; /* `removed` is sorted (memcmp order) */
 } backend_save;
 
+/* An issue done by the backend in one step (backend_ops.issue).  store.c
+ * fills the inputs; the backend fills the outputs. */
+typedef struct backend_issue {
+    pairtok_record *rec;      /* validated; epochs as for insert, written back */
+    uint32_t ttl;             /* the lifetime, when rec carries BACKEND_NOW */
+    uint64_t now;             /* begin's now (may be BACKEND_NOW) */
+    size_t max_per_principal; /* the caps to hold */
+    size_t max_total;
+    bool added;            /* false: a cap refused it, and nothing changed */
+    size_t principal_live; /* the principal's live tokens, up to max_per_principal */
+    size_t total_live;     /* the live tokens, up to max_total (may be a bound) */
+    size_t pruned;         /* expired records removed on the way (when added) */
+} backend_issue;
+
 /* memcmp order of two raw hashes, for qsort and bsearch. */
 PT_HIDDEN int backend_hash_cmp(const void *a, const void *b);
 
@@ -168,6 +182,17 @@ typedef struct backend_ops {
      * events of a revoke). */
     pairtok_status (*remove)(backend *b, const backend_sel *sel, size_t *removed,
                              pairtok_record_list *gone, pairtok_error *err);
+    /* Optional: an issue in one step, for a backend that can check the
+     * caps and add the record in one round trip to its server.  Inside a
+     * begin(BACKEND_WRITE_CREATE, rec->principal): remove some expired
+     * records (as many as the backend likes), then add op->rec if the
+     * principal has fewer than op->max_per_principal live tokens and the
+     * store fewer than op->max_total, and make it durable (as take does:
+     * commit then has nothing left to do).  When a cap refuses, nothing
+     * changes, op->added is false and the counts say which cap it was.
+     * Without it, store.c removes the expired records, counts, and
+     * inserts, with the verbs above. */
+    pairtok_status (*issue)(backend *b, backend_issue *op, pairtok_error *err);
 
     /* Redeem, one phase: find a record with this hash that is redeemable at
      * `now` (expires > now, lifetime within the cap, not issued in the

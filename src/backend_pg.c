@@ -10,12 +10,18 @@
  * reported by the first call that needs it (PAIRTOK_EIO, with libpq's
  * reason and the URI with its password masked).
  *
- * The per-principal cap.  An issue takes pg_advisory_xact_lock on its
- * principal in a statement before the one that counts (pg_txn.c): READ
- * COMMITTED takes a statement's snapshot when the statement starts, so the
- * count sees every token of the principal committed by the issues that
- * held the lock before, and the count and insert of two issues for one
- * principal never interleave.
+ * Issue.  backend_ops.issue sends, with one Sync and so in one round trip
+ * that also commits: the principal's pg_advisory_xact_lock and the total
+ * cap's lock, in a statement of their own (pg_txn.c), then PG_ISSUE
+ * (pg_sql.c), which counts and inserts only if the caps allow, and now
+ * and then a pruning that runs only if the token was added.  READ
+ * COMMITTED takes a statement's snapshot when the statement starts, so
+ * the count sees every token of the principal committed by the issues
+ * that held the lock before, and the count and insert of two issues for
+ * one principal never interleave.  A refused issue has changed nothing;
+ * a second transaction under the same locks then finds which cap refused
+ * it, for the message (refusals are rare: the common issue pays for one
+ * round trip).
  *
  * The total cap.  Counting the live tokens on every issue would read up
  * to max_total rows (a million, in the benchmark).  Instead an issue reads
@@ -31,14 +37,19 @@
  * are at most B + C <= max_total, at any time.  Near the cap that margin
  * would refuse issues the cap allows, so a handle that finds B + C above
  * the cap switches to taking the cap lock EXCLUSIVELY: those issues run
- * one at a time, count the live tokens exactly (through the expiry index,
- * at most max_total of them) and set the bound to that count, and the
- * handle goes back to the shared lock once the count leaves room for C
- * more.  An issue that finds itself near the cap while holding the lock
- * shared cannot upgrade it (two such issues would deadlock): it returns
- * BACKEND_RETRY and store.c runs it again, now exclusively.  Save applies
- * no caps and takes no cap lock; tokens added by hand (SQL) are not in the
- * bound until `pairtok init` recounts (check reports it).
+ * one at a time, count the live tokens exactly first (PG_RECOUNT, through
+ * the expiry index, at most max_total of them), which sets the bound to
+ * that count, and pass with no margin; the handle goes back to the shared
+ * lock once the count leaves room for C more.  An issue that finds itself
+ * near the cap while holding the lock shared cannot upgrade it (two such
+ * issues would deadlock): it changes nothing and returns BACKEND_RETRY,
+ * and store.c runs it again, now exclusively.  Save applies no caps and
+ * takes no cap lock; tokens added by hand (SQL) are not in the bound until
+ * `pairtok init` recounts (check reports it).
+ *
+ * The verbs count, remove and insert, inside a transaction begun with a
+ * principal, take the same locks first and count exactly: correct, and
+ * slower; store.c uses issue.
  *
  * Redeem.  take is one `DELETE ... RETURNING` with the redeemable
  * condition in its WHERE clause, reserve one guarded `UPDATE ... WHERE
@@ -155,9 +166,10 @@ static pg_stmt sel_params_fill(const backend_sel *sel, pg_stmt first, sel_params
     return (pg_stmt)((int)first + (int)sel->kind);
 }
 
-static pairtok_status count_exact(pg_backend *pg, const backend_sel *sel, size_t limit, size_t *n,
-                                  pairtok_error *err)
+static pairtok_status pg_count(backend *b, const backend_sel *sel, size_t limit, size_t *n,
+                               pairtok_error *err)
 {
+    pg_backend *pg = pg_of(b);
     sel_params p;
     number_buf limit_buf;
     pg_stmt stmt = sel_params_fill(sel, PG_COUNT_ALL, &p);
@@ -171,83 +183,6 @@ static pairtok_status count_exact(pg_backend *pg, const backend_sel *sel, size_t
     PQclear(res);
     *n = (size_t)found;
     return st;
-}
-
-/* The issue's prefetch (pg_txn.c), once its result is in. */
-static pairtok_status prefetch_ready(pg_backend *pg, pairtok_error *err)
-{
-    pairtok_status st = pg_txn_start(pg, false, err);
-    if (st == PAIRTOK_OK && pg->tx.prefetch_queued) {
-        st = pg_txn_flush(pg, err);
-    }
-    return st;
-}
-
-static bool prefetch_answers(const pg_backend *pg, const backend_sel *sel, size_t limit)
-{
-    const pg_txn *tx = &pg->tx;
-    return tx->lock_principal && sel->kind == SEL_PRINCIPAL && sel->live_only &&
-           sel->now == tx->now && limit == pg->opts.max_per_principal &&
-           strcmp(sel->principal, tx->principal) == 0;
-}
-
-/* Near the cap, with the cap lock exclusive: the exact live count, up to
- * the cap, which also brings the bound back down to it. */
-static pairtok_status recount(pg_backend *pg, const backend_sel *sel, size_t limit, size_t *n,
-                              pairtok_error *err)
-{
-    number_buf now, limit_buf;
-    const char *params[] = {time_param(sel->now, now), number_param(limit, limit_buf)};
-    PGresult *res = NULL;
-    uint64_t live = 0;
-    pairtok_status st = pg_txn_run(pg, PG_RECOUNT, params, 2, "issue: counting", &res, err);
-    if (st == PAIRTOK_OK && !pg_get_u64(res, 0, 0, &live)) {
-        st = pg_fail(pg, err, PAIRTOK_EIO, "issue: counting: unexpected answer");
-    }
-    PQclear(res);
-    *n = (size_t)live;
-    pg->near_cap = st != PAIRTOK_OK || live + pg->backends > limit;
-    return st;
-}
-
-/* The total cap's count (see the top of this file). */
-static pairtok_status count_total(pg_backend *pg, const backend_sel *sel, size_t limit, size_t *n,
-                                  pairtok_error *err)
-{
-    pg_txn *tx = &pg->tx;
-    pairtok_status st = prefetch_ready(pg, err);
-    if (st != PAIRTOK_OK) {
-        return st;
-    }
-    if (tx->cap_exclusive) {
-        return recount(pg, sel, limit, n, err);
-    }
-    if (tx->bound + pg->backends <= limit) {
-        *n = (size_t)tx->bound;
-        return PAIRTOK_OK;
-    }
-    pg->near_cap = true;
-    tx->state = PG_TX_FAILED;
-    return pg_fail(pg, err, BACKEND_RETRY,
-                   "issue: up to %llu tokens stored, near the total cap of %zu: to run again "
-                   "holding the cap lock",
-                   (unsigned long long)tx->bound, limit);
-}
-
-static pairtok_status pg_count(backend *b, const backend_sel *sel, size_t limit, size_t *n,
-                               pairtok_error *err)
-{
-    pg_backend *pg = pg_of(b);
-    *n = 0;
-    if (pg->tx.lock_principal && sel->kind == SEL_ALL && sel->live_only && sel->now == pg->tx.now) {
-        return count_total(pg, sel, limit, n, err);
-    }
-    if (prefetch_answers(pg, sel, limit)) {
-        pairtok_status st = prefetch_ready(pg, err);
-        *n = st == PAIRTOK_OK ? pg->tx.principal_live : 0;
-        return st;
-    }
-    return count_exact(pg, sel, limit, n, err);
 }
 
 static pairtok_status pg_read(backend *b, const backend_sel *sel, pairtok_record_list *out,
@@ -270,39 +205,10 @@ static size_t rows_affected(const PGresult *res)
     return (size_t)strtoull(PQcmdTuples((PGresult *)res), NULL, 10);
 }
 
-/* An issue's pruning: a bounded batch, with the issue's locks and
- * prefetch, by one issue in PRUNE_EVERY of a handle.  That still removes
- * expired tokens faster than issues can add them, and keeps the other
- * issues from paying for the pruning statement. */
-#define PRUNE_EVERY 8
-static pairtok_status issue_prune(pg_backend *pg, const backend_sel *sel, size_t *removed,
-                                  pairtok_error *err)
-{
-    if (pg->tx.state == PG_TX_PENDING && sel->now == pg->tx.now) {
-        bool prune = pg->issues++ % PRUNE_EVERY == 0;
-        pairtok_status st = pg_txn_start(pg, prune, err);
-        if (st == PAIRTOK_OK) {
-            st = pg_txn_flush(pg, err);
-        }
-        *removed = st == PAIRTOK_OK ? pg->tx.pruned : 0;
-        return st;
-    }
-    number_buf now;
-    const char *params[] = {time_param(sel->now, now)};
-    PGresult *res = NULL;
-    pairtok_status st = pg_txn_run(pg, PG_PRUNE_BATCH, params, 1, "issue: pruning", &res, err);
-    *removed = st == PAIRTOK_OK ? rows_affected(res) : 0;
-    PQclear(res);
-    return st;
-}
-
 static pairtok_status pg_remove(backend *b, const backend_sel *sel, size_t *removed,
                                 pairtok_record_list *gone, pairtok_error *err)
 {
     pg_backend *pg = pg_of(b);
-    if (pg->tx.lock_principal && sel->kind == SEL_EXPIRED && !sel->live_only) {
-        return issue_prune(pg, sel, removed, err);
-    }
     sel_params p;
     pg_stmt stmt = sel_params_fill(sel, PG_REMOVE_ALL, &p);
     PGresult *res = NULL;
@@ -322,17 +228,12 @@ static pairtok_status pg_remove(backend *b, const backend_sel *sel, size_t *remo
 /* The transaction's now() in whole seconds. */
 static pairtok_status txn_now(pg_backend *pg, uint64_t *now, pairtok_error *err)
 {
-    pairtok_status st = prefetch_ready(pg, err);
     PGresult *res = NULL;
-    if (st == PAIRTOK_OK && !pg->tx.now_known) {
-        st = pg_txn_run(pg, PG_NOW, NULL, 0, "reading the time", &res, err);
-        pg->tx.now_known = st == PAIRTOK_OK && pg_get_u64(res, 0, 0, &pg->tx.now_epoch);
-        if (st == PAIRTOK_OK && !pg->tx.now_known) {
-            st = pg_fail(pg, err, PAIRTOK_EIO, "reading the time: unexpected answer");
-        }
+    pairtok_status st = pg_txn_run(pg, PG_NOW, NULL, 0, "reading the time", &res, err);
+    if (st == PAIRTOK_OK && !pg_get_u64(res, 0, 0, now)) {
+        st = pg_fail(pg, err, PAIRTOK_EIO, "reading the time: unexpected answer");
     }
     PQclear(res);
-    *now = pg->tx.now_epoch;
     return st;
 }
 
@@ -341,7 +242,7 @@ static pairtok_status txn_now(pg_backend *pg, uint64_t *now, pairtok_error *err)
 static pairtok_status pg_insert(backend *b, pairtok_record *rec, uint32_t ttl, pairtok_error *err)
 {
     pg_backend *pg = pg_of(b);
-    pairtok_status st = pg_txn_start(pg, false, err);
+    pairtok_status st = pg_txn_start(pg, err);
     if (st == PAIRTOK_OK && rec->issued_at_epoch == BACKEND_NOW) {
         uint64_t now = 0;
         st = txn_now(pg, &now, err);
@@ -362,6 +263,133 @@ static pairtok_status pg_insert(backend *b, pairtok_record *rec, uint32_t ttl, p
         pg->tx.state = PG_TX_FAILED;
     }
     return st;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Issue in one round trip (see the top of this file).                    */
+/* ---------------------------------------------------------------------- */
+
+/* One issue in PRUNE_EVERY of a handle prunes a batch: that still removes
+ * expired tokens faster than issues can add them, and keeps the other
+ * issues from paying for the pruning. */
+#define PRUNE_EVERY 8
+
+/* The locks, the exact count when near the cap, PG_ISSUE and, in one
+ * issue of PRUNE_EVERY, its pruning; committed.  *res has a row when the
+ * token was added. */
+static pairtok_status send_issue(pg_backend *pg, const backend_issue *op, PGresult **recount,
+                                 PGresult **res, PGresult **pruned, pairtok_error *err)
+{
+    pg_txn *tx = &pg->tx;
+    number_buf now, ttl, mine_cap, total_cap, margin;
+    const pairtok_record *rec = op->rec;
+    const char *params[] = {rec->token_hash,
+                            rec->principal,
+                            rec->label,
+                            time_param(op->now, now),
+                            number_param(op->ttl, ttl),
+                            number_param(op->max_per_principal, mine_cap),
+                            number_param(op->max_total, total_cap),
+                            number_param(tx->cap_exclusive ? 0 : pg->backends, margin)};
+    pg_item item = PG_ITEM("issue", res);
+    item.insert = true;
+    pairtok_status st = pg_txn_start(pg, err);
+    if (st == PAIRTOK_OK && tx->cap_exclusive) {
+        const char *recount_params[] = {params[3], params[6]};
+        st = pg_queue(pg, PG_RECOUNT, recount_params, 2, PG_ITEM("issue: counting", recount), err);
+    }
+    if (st == PAIRTOK_OK) {
+        st = pg_queue(pg, PG_ISSUE, params, 8, item, err);
+    }
+    if (st == PAIRTOK_OK && pg->issues++ % PRUNE_EVERY == 0) {
+        const char *prune_params[] = {params[0], params[3]};
+        st = pg_queue(pg, PG_ISSUE_PRUNE, prune_params, 2, PG_ITEM("issue: pruning", pruned), err);
+    }
+    if (st == PAIRTOK_OK) {
+        st = pg_flush_commit(pg, err);
+    }
+    pg_txn_committed(pg, st);
+    return st;
+}
+
+/* Why the issue was refused, asked under the same locks: the principal's
+ * cap (op->principal_live), the total cap counted exactly (`live`, from
+ * the exclusive path: op->total_live), or neither any more (a redeem got
+ * in between, or the handle is near the cap with the lock shared):
+ * BACKEND_RETRY, and store.c runs it again. */
+static pairtok_status issue_refused(pg_backend *pg, backend_issue *op, uint64_t live,
+                                    pairtok_error *err)
+{
+    number_buf now, mine_cap;
+    const char *params[] = {op->rec->principal, time_param(op->now, now),
+                            number_param(op->max_per_principal, mine_cap)};
+    PGresult *res = NULL;
+    uint64_t mine = 0, bound = 0;
+    pairtok_status st = pg_txn_start(pg, err);
+    if (st == PAIRTOK_OK) {
+        st = pg_queue(pg, PG_ISSUE_CAPS, params, 3, PG_ITEM("issue: counting", &res), err);
+    }
+    if (st == PAIRTOK_OK) {
+        st = pg_flush(pg, err);
+    }
+    pg_txn_committed(pg, st);
+    if (st == PAIRTOK_OK && !(pg_get_u64(res, 0, 0, &mine) && pg_get_u64(res, 0, 1, &bound))) {
+        st = pg_fail(pg, err, PAIRTOK_EIO, "issue: counting: unexpected answer");
+    }
+    PQclear(res);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    op->principal_live = (size_t)mine;
+    if (mine >= op->max_per_principal) {
+        return PAIRTOK_OK;
+    }
+    if (pg->tx.cap_exclusive && live >= op->max_total) {
+        op->total_live = op->max_total;
+        return PAIRTOK_OK;
+    }
+    if (!pg->tx.cap_exclusive && bound + pg->backends > op->max_total) {
+        pg->near_cap = true;
+    }
+    return pg_fail(pg, err, BACKEND_RETRY,
+                   "issue: refused with up to %llu tokens stored, near the total cap of %zu: to "
+                   "run again",
+                   (unsigned long long)bound, op->max_total);
+}
+
+static pairtok_status pg_issue(backend *b, backend_issue *op, pairtok_error *err)
+{
+    pg_backend *pg = pg_of(b);
+    PGresult *recount = NULL, *res = NULL, *pruned = NULL;
+    uint64_t live = 0, at = 0;
+    op->added = false;
+    op->pruned = 0;
+    pairtok_status st = send_issue(pg, op, &recount, &res, &pruned, err);
+    bool added = st == PAIRTOK_OK && PQntuples(res) > 0;
+    if (st == PAIRTOK_OK && added && !pg_get_u64(res, 0, 0, &at)) {
+        st = pg_fail(pg, err, PAIRTOK_EIO, "issue: unexpected answer");
+    }
+    if (st == PAIRTOK_OK && recount != NULL && !pg_get_u64(recount, 0, 0, &live)) {
+        st = pg_fail(pg, err, PAIRTOK_EIO, "issue: counting: unexpected answer");
+    }
+    size_t removed = st == PAIRTOK_OK && pruned != NULL ? rows_affected(pruned) : 0;
+    PQclear(recount);
+    PQclear(res);
+    PQclear(pruned);
+    if (st != PAIRTOK_OK) {
+        return st;
+    }
+    if (pg->tx.cap_exclusive) {
+        pg->near_cap = live + pg->backends > op->max_total;
+    }
+    if (!added) {
+        return issue_refused(pg, op, live, err);
+    }
+    op->added = true;
+    op->pruned = removed;
+    op->rec->issued_at_epoch = at;
+    op->rec->expires_at_epoch = at + op->ttl;
+    return PAIRTOK_OK;
 }
 
 /* take and reserve: run the statement, copy the row it returns. */
@@ -430,7 +458,6 @@ static void pg_close(backend *b)
     if (pg == NULL) {
         return;
     }
-    pg_txn_clear(&pg->tx);
     pg_disconnect(pg);
     if (pg->uri != NULL) {
         sodium_memzero(pg->uri, strlen(pg->uri));
@@ -449,6 +476,7 @@ static const backend_ops pg_ops = {
     .read = pg_read,
     .insert = pg_insert,
     .remove = pg_remove,
+    .issue = pg_issue,
     .take = pg_take,
     .reserve = pg_reserve,
     .settle = pg_settle,

@@ -16,8 +16,8 @@
  *
  * One handle is one connection, used by one thread at a time.  The
  * connection stays in libpq's pipeline mode: statements are queued and
- * sent together, so that an issue's locks, counts and pruning cost one
- * round trip (see pg_txn.c).
+ * sent together, so that an issue's locks, caps, pruning, insert and
+ * commit cost one round trip (see backend_pg.c).
  */
 #ifndef PAIRTOK_PG_H
 #define PAIRTOK_PG_H
@@ -46,8 +46,9 @@
 typedef enum pg_stmt {
     PG_LOCK_SHARED,    /* principal lock, cap lock shared */
     PG_LOCK_EXCLUSIVE, /* principal lock, cap lock exclusive */
-    PG_PREFETCH,       /* an issue's counts and the transaction's now */
-    PG_PREFETCH_PRUNE, /* the same, pruning a batch of expired records first */
+    PG_ISSUE,          /* an issue's insert, if the caps allow it */
+    PG_ISSUE_CAPS,     /* why an issue was refused */
+    PG_ISSUE_PRUNE,    /* an issue's pruning, if it added its token */
     PG_RECOUNT,        /* the exact live count, and the cap's bound set to it */
     PG_NOW,
     PG_COUNT_ALL,
@@ -65,7 +66,6 @@ typedef enum pg_stmt {
     PG_REMOVE_PREFIX,
     PG_REMOVE_EXPIRED,
     PG_REMOVE_HASH,
-    PG_PRUNE_BATCH,
     PG_INSERT,
     PG_TAKE,
     PG_RESERVE,
@@ -113,15 +113,6 @@ typedef struct pg_txn {
     char principal[PAIRTOK_PRINCIPAL_MAX + 1];
     bool cap_exclusive; /* the cap lock is held exclusively */
     uint64_t now;       /* begin's now (BACKEND_NOW: the server's) */
-    /* What PG_PREFETCH found, once its result is in. */
-    PGresult *prefetch_result;
-    bool prefetch_queued;  /* sent, result not read yet */
-    size_t principal_live; /* up to opts.max_per_principal */
-    uint64_t bound;        /* the total cap's bound: at least the live tokens */
-    size_t pruned;         /* expired records it removed */
-    /* The transaction's now() in whole seconds, once known. */
-    bool now_known;
-    uint64_t now_epoch;
 } pg_txn;
 
 typedef struct pg_backend {
@@ -223,11 +214,13 @@ PT_HIDDEN pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode, const c
                                       uint64_t now, bool *exists, pairtok_error *err);
 PT_HIDDEN pairtok_status pg_txn_commit(pg_backend *pg, pairtok_error *err);
 PT_HIDDEN void pg_txn_end(pg_backend *pg);
-PT_HIDDEN void pg_txn_clear(pg_txn *tx);
-/* Open the transaction if it is not (an issue's locks and prefetch go
- * with it; `prune`: the prefetch prunes too).  Every verb calls it before
- * queueing its statements. */
-PT_HIDDEN pairtok_status pg_txn_start(pg_backend *pg, bool prune, pairtok_error *err);
+/* Open the transaction if it is not (with an issue's locks when begin
+ * named a principal).  Every verb calls it before queueing its
+ * statements. */
+PT_HIDDEN pairtok_status pg_txn_start(pg_backend *pg, pairtok_error *err);
+/* After a verb sent its statements with the Sync that committed them
+ * (pg_flush_commit): the transaction is over, or failed. */
+PT_HIDDEN void pg_txn_committed(pg_backend *pg, pairtok_status st);
 /* Send what is queued, keeping the transaction open; on failure the
  * transaction is marked failed. */
 PT_HIDDEN pairtok_status pg_txn_flush(pg_backend *pg, pairtok_error *err);

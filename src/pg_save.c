@@ -188,7 +188,7 @@ static pairtok_status write_records(pg_backend *pg, const backend_save *plan, bo
 pairtok_status pg_save(backend *b, const backend_save *plan, pairtok_error *err)
 {
     pg_backend *pg = (pg_backend *)b;
-    pairtok_status st = pg_txn_start(pg, false, err);
+    pairtok_status st = pg_txn_start(pg, err);
     if (st == PAIRTOK_OK) {
         st = delete_removed(pg, plan, err);
     }

@@ -62,14 +62,6 @@
 /* SQL reads better laid out by hand. */
 /* clang-format off */
 
-/* How many expired records one issue deletes at most: issue stays short
- * however many have piled up, and prune removes the rest.  SKIP LOCKED:
- * two issues never wait for each other's pruning.  `now` is $n. */
-#define PRUNE_SOME(n)                                                        \
-    "DELETE FROM " TOKENS " WHERE token_hash IN (SELECT token_hash FROM "    \
-    TOKENS " WHERE expires_at <= " NOW_P(n) " ORDER BY expires_at LIMIT 64" \
-    " FOR UPDATE SKIP LOCKED)"
-
 /* The total cap's bound (backend_pg.c): at least the number of live
  * tokens.  It is pairtok_added's last value less pairtok_bound_base.n.
  * An issue moves the sequence on (nextval: no row to update, nothing held
@@ -84,8 +76,40 @@
     " (SELECT (SELECT last_value FROM pairtok_added)"                        \
     " - (SELECT n FROM pairtok_bound_base) AS b) AS bound)"
 
-/* An issue's prefetch: $1 principal, $2 now, $3 the per-principal cap. */
-#define PREFETCH_COLS "(" COUNT(W_PRINCIPAL, 3) "), " BOUND ", " EPOCH("now()")
+/* An issue, sent after the statement that takes its locks
+ * (backend_pg.c): $1 hash, $2 principal, $3 label, $4 now, $5 the
+ * lifetime, $6 the per-principal cap, $7 the total cap, $8 the margin the
+ * bound must leave below it (at least 1: the bound is below the cap).  The statement starts, and takes its
+ * snapshot, once the locks are granted.  It adds the row only when both
+ * caps allow, and only then moves the sequence on (CASE: the planner may
+ * not evaluate nextval first).  A plain INSERT ... SELECT: the server
+ * sets up a smaller plan for it than for the same thing in CTEs, on every
+ * issue.  Answers the issue time, or no row when refused. */
+#define ISSUE_COUNT                                                          \
+    "(SELECT count(*) FROM (SELECT 1 FROM " TOKENS " WHERE principal = $2"   \
+    " AND expires_at > " NOW_P(4) " LIMIT $6::int8) AS s)"
+#define ISSUE                                                                \
+    "INSERT INTO " TOKENS " (token_hash, principal, label, issued_at, expires_at)" \
+    " SELECT $1::text, $2::text, $3::text, to_timestamp(at), to_timestamp(at + $5::int8)" \
+    " FROM (SELECT coalesce(floor($4::float8)::bigint, " EPOCH("now()") ") AS at) AS t" \
+    " WHERE CASE WHEN " ISSUE_COUNT " < $6::int8"                            \
+    " AND " BOUND " <= $7::int8 - greatest($8::int8, 1)"                     \
+    " THEN nextval('pairtok_added') > 0 ELSE false END"                      \
+    " RETURNING " EPOCH("issued_at")
+/* Why an issue was refused, in a transaction of its own that takes the
+ * same locks first: the principal's live count up to $3, and the bound.
+ * $1 principal, $2 now. */
+#define ISSUE_CAPS "SELECT (" COUNT(W_PRINCIPAL, 3) "), " BOUND
+/* After an issue's INSERT, in its transaction, by one issue in a few:
+ * prune at most 64 expired records, so that an issue stays short however
+ * many have piled up (prune removes the rest), with SKIP LOCKED so that
+ * two issues never wait for each other's pruning; and only if the token
+ * $1 was added, so that a refused issue changes nothing.  $2 now. */
+#define ISSUE_PRUNE                                                          \
+    "DELETE FROM " TOKENS " WHERE EXISTS (SELECT 1 FROM " TOKENS             \
+    " WHERE token_hash = $1::text) AND token_hash IN (SELECT token_hash FROM " \
+    TOKENS " WHERE expires_at <= " NOW_P(2) " ORDER BY expires_at LIMIT 64"  \
+    " FOR UPDATE SKIP LOCKED)"
 
 /* Save's rows: parallel arrays, one element per record. */
 #define SAVE_ROWS                                                            \
@@ -108,10 +132,9 @@
 static const char *const statements[PG_STMT_COUNT] = {
     [PG_LOCK_SHARED] = LOCK_PRINCIPAL "pg_advisory_xact_lock_shared" CAP_KEY,
     [PG_LOCK_EXCLUSIVE] = LOCK_PRINCIPAL "pg_advisory_xact_lock" CAP_KEY,
-    [PG_PREFETCH] = "SELECT " PREFETCH_COLS ", 0",
-    [PG_PREFETCH_PRUNE] =
-        "WITH pruned AS (" PRUNE_SOME(2) " RETURNING 1)"
-        " SELECT " PREFETCH_COLS ", (SELECT count(*) FROM pruned)",
+    [PG_ISSUE] = ISSUE,
+    [PG_ISSUE_CAPS] = ISSUE_CAPS,
+    [PG_ISSUE_PRUNE] = ISSUE_PRUNE,
     /* $1 now, $2 the total cap (NULL: count them all).  Below the cap the
      * count is exact, and the base moves by the difference between the
      * bound the statement saw and the count, so that what others add
@@ -138,7 +161,6 @@ static const char *const statements[PG_STMT_COUNT] = {
     [PG_REMOVE_PREFIX] = REMOVE_RETURNING(W_PREFIX),
     [PG_REMOVE_EXPIRED] = REMOVE(W_EXPIRED),
     [PG_REMOVE_HASH] = REMOVE_RETURNING(W_HASH),
-    [PG_PRUNE_BATCH] = PRUNE_SOME(1),
     [PG_INSERT] =
         "INSERT INTO " TOKENS " (token_hash, principal, label, issued_at, expires_at)"
         " SELECT $1::text, $2::text, $3::text, to_timestamp($4::float8),"

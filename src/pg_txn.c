@@ -20,33 +20,21 @@
  * A read transaction is an explicit REPEATABLE READ, READ ONLY one, so
  * that all its reads see one snapshot.
  *
- * An issue (begin with a principal) sends with its first statement the
- * principal's advisory lock and the total cap's lock, in a statement of
- * their own so that what follows takes its snapshot after they are
- * granted, and a prefetch (PG_PREFETCH): the principal's live count, the
- * cap's bound, the transaction's now() and, when the first verb is the
- * pruning of expired records, that pruning.  store.c's counts are then
- * answered without a round trip, its insert waits for commit's, and an
- * issue costs two round trips.
+ * A transaction begun with a principal (an issue) sends with its first
+ * statement the principal's advisory lock and the total cap's lock, in a
+ * statement of their own so that what follows takes its snapshot after
+ * they are granted.
  *
- * take, reserve and settle, when they are the first statement of a
- * transaction, go out with the Sync at once (pg_txn_single): each is one
- * atomic statement that store.c commits right away, so a redeem costs one
- * round trip.  Such a verb is durable when it returns; commit() then has
- * nothing left to do.
+ * issue (backend_pg.c), and take, reserve and settle when they are the
+ * first statement of a transaction (pg_txn_single), go out with the Sync
+ * at once: each is atomic by itself and store.c commits right away, so an
+ * issue or a redeem costs one round trip.  Such a verb is durable when it
+ * returns; commit() then has nothing left to do.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "pg.h"
-
-void pg_txn_clear(pg_txn *tx)
-{
-    PQclear(tx->prefetch_result);
-    tx->prefetch_result = NULL;
-    tx->prefetch_queued = false;
-    tx->now_known = false;
-}
 
 /* The connection and the tables, before a transaction's first statement.
  * The connection may have been lost since begin or the last commit (a
@@ -70,25 +58,15 @@ static pairtok_status txn_ready(pg_backend *pg, pairtok_error *err)
     return st;
 }
 
-static pairtok_status queue_issue_start(pg_backend *pg, bool prune, pairtok_error *err)
+static pairtok_status queue_locks(pg_backend *pg, pairtok_error *err)
 {
     pg_txn *tx = &pg->tx;
-    const char *lock_params[] = {tx->principal};
+    const char *params[] = {tx->principal};
     pg_stmt lock = tx->cap_exclusive ? PG_LOCK_EXCLUSIVE : PG_LOCK_SHARED;
-    pairtok_status st = pg_queue(pg, lock, lock_params, 1, PG_ITEM("issue: locking", NULL), err);
-    char now[24], limit[24];
-    snprintf(now, sizeof now, "%llu", (unsigned long long)tx->now);
-    snprintf(limit, sizeof limit, "%lu", (unsigned long)pg->opts.max_per_principal);
-    const char *params[] = {tx->principal, tx->now == BACKEND_NOW ? NULL : now, limit};
-    if (st == PAIRTOK_OK) {
-        st = pg_queue(pg, prune ? PG_PREFETCH_PRUNE : PG_PREFETCH, params, 3,
-                      PG_ITEM("issue: counting", &tx->prefetch_result), err);
-    }
-    tx->prefetch_queued = st == PAIRTOK_OK;
-    return st;
+    return pg_queue(pg, lock, params, 1, PG_ITEM("issue: locking", NULL), err);
 }
 
-pairtok_status pg_txn_start(pg_backend *pg, bool prune, pairtok_error *err)
+pairtok_status pg_txn_start(pg_backend *pg, pairtok_error *err)
 {
     pg_txn *tx = &pg->tx;
     if (tx->state == PG_TX_OPEN) {
@@ -100,30 +78,10 @@ pairtok_status pg_txn_start(pg_backend *pg, bool prune, pairtok_error *err)
                           PG_ITEM("begin", NULL), err);
     }
     if (st == PAIRTOK_OK && tx->lock_principal) {
-        st = queue_issue_start(pg, prune, err);
+        st = queue_locks(pg, err);
     }
     tx->state = st == PAIRTOK_OK ? PG_TX_OPEN : PG_TX_FAILED;
     return st;
-}
-
-static pairtok_status absorb_prefetch(pg_backend *pg, pairtok_error *err)
-{
-    pg_txn *tx = &pg->tx;
-    PGresult *res = tx->prefetch_result;
-    tx->prefetch_result = NULL;
-    tx->prefetch_queued = false;
-    uint64_t live = 0, pruned = 0;
-    bool read = pg_get_u64(res, 0, 0, &live) && pg_get_u64(res, 0, 1, &tx->bound) &&
-                pg_get_u64(res, 0, 2, &tx->now_epoch) && pg_get_u64(res, 0, 3, &pruned);
-    PQclear(res);
-    if (!read) {
-        tx->state = PG_TX_FAILED;
-        return pg_fail(pg, err, PAIRTOK_EIO, "issue: counting: unexpected answer");
-    }
-    tx->principal_live = (size_t)live;
-    tx->pruned = (size_t)pruned;
-    tx->now_known = true;
-    return PAIRTOK_OK;
 }
 
 pairtok_status pg_txn_flush(pg_backend *pg, pairtok_error *err)
@@ -131,18 +89,19 @@ pairtok_status pg_txn_flush(pg_backend *pg, pairtok_error *err)
     pairtok_status st = pg_flush_keep(pg, err);
     if (st != PAIRTOK_OK) {
         pg->tx.state = PG_TX_FAILED;
-        PQclear(pg->tx.prefetch_result);
-        pg->tx.prefetch_result = NULL;
-        pg->tx.prefetch_queued = false;
-        return st;
     }
-    return pg->tx.prefetch_queued ? absorb_prefetch(pg, err) : PAIRTOK_OK;
+    return st;
+}
+
+void pg_txn_committed(pg_backend *pg, pairtok_status st)
+{
+    pg->tx.state = st == PAIRTOK_OK ? PG_TX_PENDING : PG_TX_FAILED;
 }
 
 pairtok_status pg_txn_run(pg_backend *pg, pg_stmt stmt, const char *const *params, int n,
                           const char *what, PGresult **res, pairtok_error *err)
 {
-    pairtok_status st = pg_txn_start(pg, false, err);
+    pairtok_status st = pg_txn_start(pg, err);
     if (st == PAIRTOK_OK) {
         st = pg_queue(pg, stmt, params, n, PG_ITEM(what, res), err);
     }
@@ -183,7 +142,6 @@ pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode, const char *lock_
 {
     pg_txn *tx = &pg->tx;
     *exists = false;
-    pg_txn_clear(tx);
     tx->state = PG_TX_IDLE;
     if (lock_principal != NULL && strlen(lock_principal) > PAIRTOK_PRINCIPAL_MAX) {
         return pg_fail(pg, err, PAIRTOK_EINVAL, "principal: longer than %d characters",
@@ -221,7 +179,6 @@ pairtok_status pg_txn_commit(pg_backend *pg, pairtok_error *err)
     if (st == PAIRTOK_OK) {
         st = pg_flush_commit(pg, err);
     }
-    pg_txn_clear(tx);
     tx->state = st == PAIRTOK_OK ? PG_TX_PENDING : PG_TX_FAILED;
     return st;
 }
@@ -233,6 +190,5 @@ void pg_txn_end(pg_backend *pg)
         pg_queue_sql(pg, "ROLLBACK", NULL, 0, PG_ITEM("rollback", NULL), NULL) == PAIRTOK_OK) {
         pg_flush_later(pg);
     }
-    pg_txn_clear(tx);
     tx->state = PG_TX_IDLE;
 }

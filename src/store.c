@@ -176,27 +176,15 @@ typedef struct issue_ctx {
     uint32_t ttl;
 } issue_ctx;
 
-static pairtok_status check_caps(pairtok_store *s, const char *principal, uint64_t now,
-                                 pairtok_error *err)
+/* The refusal of an issue by a cap, or OK. */
+static pairtok_status caps_refusal(const pairtok_store *s, size_t mine, size_t total,
+                                   pairtok_error *err)
 {
-    const backend_ops *ops = s->backend->ops;
-    backend_sel sel = {
-        .kind = SEL_PRINCIPAL, .principal = principal, .live_only = true, .now = now};
-    size_t mine, total;
-    pairtok_status st = ops->count(s->backend, &sel, s->opts.max_per_principal, &mine, err);
-    if (st != PAIRTOK_OK) {
-        return st;
-    }
     if (mine >= s->opts.max_per_principal) {
         return pt_fail(err, PAIRTOK_ELIMIT, 0,
                        "principal already has %zu outstanding tokens, the per-principal "
                        "cap (%lu); revoke some or wait for them to expire",
                        mine, (unsigned long)s->opts.max_per_principal);
-    }
-    sel = (backend_sel){.kind = SEL_ALL, .live_only = true, .now = now};
-    st = ops->count(s->backend, &sel, s->opts.max_total, &total, err);
-    if (st != PAIRTOK_OK) {
-        return st;
     }
     if (total >= s->opts.max_total) {
         return pt_fail(err, PAIRTOK_ELIMIT, 0,
@@ -207,19 +195,28 @@ static pairtok_status check_caps(pairtok_store *s, const char *principal, uint64
     return PAIRTOK_OK;
 }
 
-/* Under the lock: prune, check the caps, add the record, commit. */
-static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, void *ctx_ptr,
+static pairtok_status check_caps(pairtok_store *s, const char *principal, uint64_t now,
                                  pairtok_error *err)
 {
-    (void)exists;
-    issue_ctx *ctx = ctx_ptr;
     const backend_ops *ops = s->backend->ops;
-    pairtok_status st = check_now(now, err);
-    size_t pruned;
-    backend_sel expired = {.kind = SEL_EXPIRED, .now = now};
-    if (st == PAIRTOK_OK) {
-        st = ops->remove(s->backend, &expired, &pruned, NULL, err);
+    backend_sel sel = {
+        .kind = SEL_PRINCIPAL, .principal = principal, .live_only = true, .now = now};
+    size_t mine, total = 0;
+    pairtok_status st = ops->count(s->backend, &sel, s->opts.max_per_principal, &mine, err);
+    if (st == PAIRTOK_OK && mine < s->opts.max_per_principal) {
+        sel = (backend_sel){.kind = SEL_ALL, .live_only = true, .now = now};
+        st = ops->count(s->backend, &sel, s->opts.max_total, &total, err);
     }
+    return st != PAIRTOK_OK ? st : caps_refusal(s, mine, total, err);
+}
+
+/* Prune, check the caps and add the record with the backend's verbs. */
+static pairtok_status issue_by_verbs(pairtok_store *s, uint64_t now, issue_ctx *ctx, size_t *pruned,
+                                     pairtok_error *err)
+{
+    const backend_ops *ops = s->backend->ops;
+    backend_sel expired = {.kind = SEL_EXPIRED, .now = now};
+    pairtok_status st = ops->remove(s->backend, &expired, pruned, NULL, err);
     if (st == PAIRTOK_OK) {
         st = check_caps(s, ctx->rec->principal, now, err);
     }
@@ -228,9 +225,46 @@ static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, vo
     }
     ctx->rec->issued_at_epoch = now;
     ctx->rec->expires_at_epoch = now == BACKEND_NOW ? BACKEND_NOW : now + ctx->ttl;
-    st = ops->insert(s->backend, ctx->rec, ctx->ttl, err);
+    return ops->insert(s->backend, ctx->rec, ctx->ttl, err);
+}
+
+/* The same in one step of the backend's (backend_ops.issue). */
+static pairtok_status issue_in_one_step(pairtok_store *s, uint64_t now, issue_ctx *ctx,
+                                        size_t *pruned, pairtok_error *err)
+{
+    ctx->rec->issued_at_epoch = now;
+    ctx->rec->expires_at_epoch = now == BACKEND_NOW ? BACKEND_NOW : now + ctx->ttl;
+    backend_issue op = {.rec = ctx->rec,
+                        .ttl = ctx->ttl,
+                        .now = now,
+                        .max_per_principal = s->opts.max_per_principal,
+                        .max_total = s->opts.max_total};
+    pairtok_status st = s->backend->ops->issue(s->backend, &op, err);
+    *pruned = op.pruned;
+    if (st == PAIRTOK_OK && !op.added) {
+        st = caps_refusal(s, op.principal_live, op.total_live, err);
+        if (st == PAIRTOK_OK) {
+            st = pt_fail(err, PAIRTOK_EIO, 0, "%s: issue: refused under no cap (internal error)",
+                         s->backend->display);
+        }
+    }
+    return st;
+}
+
+/* Under the lock: prune, check the caps, add the record, commit. */
+static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, void *ctx_ptr,
+                                 pairtok_error *err)
+{
+    (void)exists;
+    issue_ctx *ctx = ctx_ptr;
+    size_t pruned = 0;
+    pairtok_status st = check_now(now, err);
     if (st == PAIRTOK_OK) {
-        st = ops->commit(s->backend, err);
+        st = s->backend->ops->issue != NULL ? issue_in_one_step(s, now, ctx, &pruned, err)
+                                            : issue_by_verbs(s, now, ctx, &pruned, err);
+    }
+    if (st == PAIRTOK_OK) {
+        st = s->backend->ops->commit(s->backend, err);
     }
     if (st == PAIRTOK_OK && pruned > 0) {
         audit_emit(s, PAIRTOK_EVENT_PRUNE, now, NULL, pruned);

@@ -227,7 +227,8 @@ static void random_record(pairtok_record *rec, unsigned char hash[BACKEND_HASH_B
     rec->label = (char *)label;
 }
 
-/* One run of issue: what store.c does between begin and end. */
+/* One run of issue: what store.c does between begin and end, with the
+ * backend's one-step issue. */
 static pairtok_status issue_once(backend *b, const pairtok_options *o, pairtok_record *rec,
                                  uint64_t now, uint32_t ttl, pairtok_error *err)
 {
@@ -235,27 +236,21 @@ static pairtok_status issue_once(backend *b, const pairtok_options *o, pairtok_r
     bool exists;
     uint64_t when = now;
     pairtok_status st = ops->begin(b, BACKEND_WRITE_CREATE, rec->principal, &when, &exists, err);
-    size_t n = 0, removed = 0;
-    backend_sel expired = {.kind = SEL_EXPIRED, .now = when};
-    backend_sel mine = {
-        .kind = SEL_PRINCIPAL, .principal = rec->principal, .live_only = true, .now = when};
-    backend_sel all = {.kind = SEL_ALL, .live_only = true, .now = when};
+    rec->issued_at_epoch = when;
+    rec->expires_at_epoch = when == BACKEND_NOW ? BACKEND_NOW : when + ttl;
+    backend_issue op = {.rec = rec,
+                        .ttl = ttl,
+                        .now = when,
+                        .max_per_principal = o->max_per_principal,
+                        .max_total = o->max_total};
     if (st == PAIRTOK_OK) {
-        st = ops->remove(b, &expired, &removed, NULL, err);
+        st = ops->issue(b, &op, err);
     }
-    if (st == PAIRTOK_OK &&
-        (st = ops->count(b, &mine, o->max_per_principal, &n, err)) == PAIRTOK_OK &&
-        n >= o->max_per_principal) {
-        st = pt_fail(err, PAIRTOK_ELIMIT, 0, "per-principal cap");
-    }
-    if (st == PAIRTOK_OK && (st = ops->count(b, &all, o->max_total, &n, err)) == PAIRTOK_OK &&
-        n >= o->max_total) {
-        st = pt_fail(err, PAIRTOK_ELIMIT, 0, "total cap");
-    }
-    rec->issued_at_epoch = now;
-    rec->expires_at_epoch = now == BACKEND_NOW ? 0 : now + ttl;
-    if (st == PAIRTOK_OK) {
-        st = ops->insert(b, rec, ttl, err);
+    if (st == PAIRTOK_OK && !op.added) {
+        st = op.principal_live >= o->max_per_principal
+                 ? pt_fail(err, PAIRTOK_ELIMIT, 0, "per-principal cap")
+             : op.total_live >= o->max_total ? pt_fail(err, PAIRTOK_ELIMIT, 0, "total cap")
+                                             : pt_fail(err, PAIRTOK_EIO, 0, "no cap refused");
     }
     if (st == PAIRTOK_OK) {
         st = ops->commit(b, err);
@@ -1138,6 +1133,43 @@ static void issue_prunes_in_bounded_batches_and_prune_takes_all(void **state)
     assert_int_equal(rows(f), 1);
 }
 
+/* An issue a cap refuses changes nothing, though it goes to the server
+ * with its pruning and insert in one statement: the expired rows stay,
+ * and the bound does not move. */
+static void refused_issue_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    init_schema(f);
+    sql("INSERT INTO %s.pairtok_token (token_hash, principal, issued_at, expires_at) "
+        "SELECT encode(sha256(int4send(i)), 'hex'), 'old', to_timestamp(%u), to_timestamp(%u) "
+        "FROM generate_series(1, 150) AS i",
+        f->schema, NOW - 400, NOW - 100);
+    pairtok_options one = defaults;
+    one.max_per_principal = 1;
+    pairtok_record rec;
+    unsigned char hash[BACKEND_HASH_BYTES];
+    pairtok_error err;
+    backend *first = open_fixture(f, &one);
+    random_record(&rec, hash, "alice", NULL);
+    assert_ok(issue_opts(first, &one, &rec, NOW, 300, &err), &err); /* prunes a batch */
+    first->ops->close(first);
+    long long rows_before = rows(f), bound_before = bound(f);
+    assert_true(rows_before > 1);
+    /* A fresh handle's first issue prunes: this one is refused. */
+    backend *second = open_fixture(f, &one);
+    random_record(&rec, hash, "alice", NULL);
+    assert_int_equal(issue_opts(second, &one, &rec, NOW, 300, &err), PAIRTOK_ELIMIT);
+    assert_int_equal(rows(f), rows_before);
+    assert_int_equal(bound(f), bound_before);
+    /* The total cap likewise, on the exact path. */
+    pairtok_options full = defaults;
+    full.max_total = 1;
+    random_record(&rec, hash, "bob", NULL);
+    assert_int_equal(issue_opts(second, &full, &rec, NOW, 300, &err), PAIRTOK_ELIMIT);
+    assert_int_equal(rows(f), rows_before);
+    second->ops->close(second);
+}
+
 static void stamped_list_round_trips_every_label(void **state)
 {
     fixture *f = *state;
@@ -1826,6 +1858,7 @@ int main(int argc, char **argv)
         T(racing_takes_redeem_once),
         T(count_read_remove_by_selection),
         T(issue_prunes_in_bounded_batches_and_prune_takes_all),
+        T(refused_issue_changes_nothing),
         T(stamped_list_round_trips_every_label),
         T(save_keeps_others_and_never_resurrects),
         T(save_refuses_a_record_the_schema_refuses),
