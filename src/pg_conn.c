@@ -153,9 +153,11 @@ static bool idle_alive(pg_backend *pg)
 
 /* What every transaction of the session needs: lock_timeout, READ
  * COMMITTED (each statement takes its snapshot when it starts, which the
- * caps rely on), writable, and no JIT (compiling takes tens of
- * milliseconds, longer than any of our statements runs); and the most
- * transactions the server runs at once. */
+ * caps rely on), writable, no JIT (compiling takes tens of milliseconds,
+ * longer than any of our statements runs), and generic plans (our
+ * statements are short and take the same indexes whatever their
+ * parameters: planning each run again costs the server time for nothing);
+ * and the most transactions the server runs at once. */
 static pairtok_status set_up_session(pg_backend *pg, pairtok_error *err)
 {
     char timeout[32];
@@ -170,7 +172,8 @@ static pairtok_status set_up_session(pg_backend *pg, pairtok_error *err)
                                      "set_config('default_transaction_isolation', "
                                      "'read committed', false), "
                                      "set_config('default_transaction_read_only', 'off', false), "
-                                     "set_config('jit', 'off', false)",
+                                     "set_config('jit', 'off', false), "
+                                     "set_config('plan_cache_mode', 'force_generic_plan', false)",
                                      params, 1, PG_ITEM("setting up the session", &setup), err);
     if (st == PAIRTOK_OK) {
         st = pg_flush(pg, err);
