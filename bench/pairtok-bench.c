@@ -707,7 +707,15 @@ static void client_pair(pairtok_store *s, size_t id, const char *principal)
     sodium_memzero(token, sizeof token);
 }
 
-/* One client of --clients: its own handle and principal; a warm-up pair
+/* Each client's pairs go to CLIENT_PRINCIPALS principals of its own, in
+ * turn: about a thousand among 16 clients, as pgbench's pair script
+ * spreads its rows over 997.  A pairing service sees many principals, each
+ * pairing now and then; one principal per client instead would pile every
+ * redeemed row of a client onto one key of the per-principal index, which
+ * each issue's count then walks until vacuum clears it. */
+#define CLIENT_PRINCIPALS 64u
+
+/* One client of --clients: its own handle and principals; a warm-up pair
  * (connecting, preparing), then it says it is ready (closes `ready_fd`),
  * waits for the start (EOF on `start_fd`) and runs K pairs. */
 static void client(const bench *b, size_t id, int ready_fd, int start_fd)
@@ -722,6 +730,7 @@ static void client(const bench *b, size_t id, int ready_fd, int start_fd)
         _exit(3);
     }
     for (size_t i = 0; i < b->k; i++) {
+        snprintf(principal, sizeof principal, "client%zu_%zu", id, i % CLIENT_PRINCIPALS);
         client_pair(s, id, principal);
     }
     pairtok_store_close(s);
