@@ -111,7 +111,8 @@ static void rid_param(const unsigned char rid[BACKEND_RID_BYTES],
 static pairtok_status pg_begin(backend *b, backend_mode mode, const char *lock_principal,
                                uint64_t *now, bool *exists, pairtok_error *err)
 {
-    return pg_txn_begin(pg_of(b), mode, lock_principal, *now, exists, err);
+    (void)now; /* BACKEND_NOW or the caller's: each statement takes it as a parameter */
+    return pg_txn_begin(pg_of(b), mode, lock_principal, exists, err);
 }
 
 static pairtok_status pg_commit(backend *b, pairtok_error *err)

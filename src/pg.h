@@ -112,7 +112,6 @@ typedef struct pg_txn {
     bool lock_principal; /* begin named a principal: lock it, and the cap */
     char principal[PAIRTOK_PRINCIPAL_MAX + 1];
     bool cap_exclusive; /* the cap lock is held exclusively */
-    uint64_t now;       /* begin's now (BACKEND_NOW: the server's) */
 } pg_txn;
 
 typedef struct pg_backend {
@@ -211,7 +210,7 @@ PT_HIDDEN pairtok_status pg_schema_ensure(pg_backend *pg, bool create, bool *exi
 /* ---------------------------------------------------------------------- */
 
 PT_HIDDEN pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode, const char *lock_principal,
-                                      uint64_t now, bool *exists, pairtok_error *err);
+                                      bool *exists, pairtok_error *err);
 PT_HIDDEN pairtok_status pg_txn_commit(pg_backend *pg, pairtok_error *err);
 PT_HIDDEN void pg_txn_end(pg_backend *pg);
 /* Open the transaction if it is not (with an issue's locks when begin

@@ -129,8 +129,8 @@ pairtok_status pg_txn_single(pg_backend *pg, pg_stmt stmt, const char *const *pa
     if (st == PAIRTOK_OK) {
         st = pg_flush_commit(pg, err);
     }
+    pg_txn_committed(pg, st);
     if (st != PAIRTOK_OK) {
-        tx->state = PG_TX_FAILED;
         PQclear(*res);
         *res = NULL;
     }
@@ -138,7 +138,7 @@ pairtok_status pg_txn_single(pg_backend *pg, pg_stmt stmt, const char *const *pa
 }
 
 pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode, const char *lock_principal,
-                            uint64_t now, bool *exists, pairtok_error *err)
+                            bool *exists, pairtok_error *err)
 {
     pg_txn *tx = &pg->tx;
     *exists = false;
@@ -159,7 +159,6 @@ pairtok_status pg_txn_begin(pg_backend *pg, backend_mode mode, const char *lock_
     tx->lock_principal = lock_principal != NULL;
     snprintf(tx->principal, sizeof tx->principal, "%s", lock_principal ? lock_principal : "");
     tx->cap_exclusive = pg->near_cap;
-    tx->now = now;
     return PAIRTOK_OK;
 }
 
@@ -179,7 +178,7 @@ pairtok_status pg_txn_commit(pg_backend *pg, pairtok_error *err)
     if (st == PAIRTOK_OK) {
         st = pg_flush_commit(pg, err);
     }
-    tx->state = st == PAIRTOK_OK ? PG_TX_PENDING : PG_TX_FAILED;
+    pg_txn_committed(pg, st);
     return st;
 }
 

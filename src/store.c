@@ -220,20 +220,13 @@ static pairtok_status issue_by_verbs(pairtok_store *s, uint64_t now, issue_ctx *
     if (st == PAIRTOK_OK) {
         st = check_caps(s, ctx->rec->principal, now, err);
     }
-    if (st != PAIRTOK_OK) {
-        return st;
-    }
-    ctx->rec->issued_at_epoch = now;
-    ctx->rec->expires_at_epoch = now == BACKEND_NOW ? BACKEND_NOW : now + ctx->ttl;
-    return ops->insert(s->backend, ctx->rec, ctx->ttl, err);
+    return st != PAIRTOK_OK ? st : ops->insert(s->backend, ctx->rec, ctx->ttl, err);
 }
 
 /* The same in one step of the backend's (backend_ops.issue). */
 static pairtok_status issue_in_one_step(pairtok_store *s, uint64_t now, issue_ctx *ctx,
                                         size_t *pruned, pairtok_error *err)
 {
-    ctx->rec->issued_at_epoch = now;
-    ctx->rec->expires_at_epoch = now == BACKEND_NOW ? BACKEND_NOW : now + ctx->ttl;
     backend_issue op = {.rec = ctx->rec,
                         .ttl = ctx->ttl,
                         .now = now,
@@ -251,7 +244,8 @@ static pairtok_status issue_in_one_step(pairtok_store *s, uint64_t now, issue_ct
     return st;
 }
 
-/* Under the lock: prune, check the caps, add the record, commit. */
+/* Under the lock: prune, check the caps, add the record (stamped with
+ * `now`, which the backend resolves when it is BACKEND_NOW), commit. */
 static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, void *ctx_ptr,
                                  pairtok_error *err)
 {
@@ -259,6 +253,8 @@ static pairtok_status issue_body(pairtok_store *s, uint64_t now, bool exists, vo
     issue_ctx *ctx = ctx_ptr;
     size_t pruned = 0;
     pairtok_status st = check_now(now, err);
+    ctx->rec->issued_at_epoch = now;
+    ctx->rec->expires_at_epoch = now == BACKEND_NOW ? BACKEND_NOW : now + ctx->ttl;
     if (st == PAIRTOK_OK) {
         st = s->backend->ops->issue != NULL ? issue_in_one_step(s, now, ctx, &pruned, err)
                                             : issue_by_verbs(s, now, ctx, &pruned, err);
