@@ -106,6 +106,16 @@ wait_exit()
     OUT=""
 }
 
+# redeem_at_terminal TEXT: start redeem at a fresh terminal, type TEXT and
+# Enter at its prompt, and wait until it has finished.
+redeem_at_terminal()
+{
+    in_terminal
+    type_at_prompt "$1"
+    tm send-keys Enter
+    wait_exit
+}
+
 # The token, and any long piece of it, must not be on the screen.
 expect_not_on_screen()
 {
@@ -127,10 +137,7 @@ hidden()
 {
     local tok
     tok=$(pt issue alice)
-    in_terminal
-    type_at_prompt "$tok"
-    tm send-keys Enter
-    wait_exit
+    redeem_at_terminal "$tok"
     expect_rc 0
     expect_not_on_screen "$tok"
     # The prompt, then (after the newline redeem prints for the Enter that
@@ -147,10 +154,7 @@ echo_back_on()
 {
     local tok
     tok=$(pt issue alice)
-    in_terminal
-    type_at_prompt "$tok"
-    tm send-keys Enter
-    wait_exit
+    redeem_at_terminal "$tok"
     expect_rc 0
     expect_terminal_restored
     tm send-keys -l "typed after redeem"
@@ -167,19 +171,13 @@ refusals()
 {
     local tok
     tok=$(random_token)
-    in_terminal
-    type_at_prompt "$tok"
-    tm send-keys Enter
-    wait_exit
+    redeem_at_terminal "$tok"
     expect_rc 1
     expect_contains "$ERR" "pair token invalid or expired"
     expect_not_on_screen "$tok"
     expect_terminal_restored
 
-    in_terminal
-    type_at_prompt "not-a-token-but-secret-all-the-same"
-    tm send-keys Enter
-    wait_exit
+    redeem_at_terminal "not-a-token-but-secret-all-the-same"
     expect_rc 2
     expect_contains "$ERR" "malformed pair token"
     expect_not_contains "$ERR" "secret"
